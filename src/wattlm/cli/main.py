@@ -1,0 +1,75 @@
+"""``wattlm`` command line: one module per command, errors become one line and exit code 2.
+
+Each command module has ``register(subparsers)``, which adds its parser and sets ``handler``
+to a function ``(args) -> int``. Modules import their heavy dependencies inside the handler so
+``wattlm --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from wattlm import __version__
+from wattlm.errors import WattlmError
+
+# command modules, in the order ``wattlm --help`` lists them
+COMMANDS = (
+    "run",
+    "runs",
+    "show",
+    "env",
+    "config_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every command registered."""
+    parser = argparse.ArgumentParser(
+        prog="wattlm",
+        description="Measure, estimate, account for and reduce the energy, carbon and water "
+        "footprint of LLM training and inference.",
+    )
+    parser.add_argument("--version", action="version", version=f"wattlm {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"wattlm.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point. Returns the exit code (also used by ``python -m wattlm``)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as e:  # argparse: --help (0) or a usage error (2)
+        return int(e.code or 0)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(handler(args) or 0)
+    except WattlmError as e:
+        if os.environ.get("WATTLM_DEBUG") == "1":
+            raise
+        print(f"wattlm: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("wattlm: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def entry() -> None:
+    """Console-script entry: exit with :func:`main`'s code."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,95 @@
+"""The sensor interface: one energy channel, read as a cumulative counter in joules.
+
+Every backend (RAPL domain, NVIDIA GPU, modelled CPU or memory, fakes) is a :class:`Sensor`.
+The sampler only calls :meth:`Sensor.start`, :meth:`Sensor.read_j` and :meth:`Sensor.close`;
+it never asks what kind of backend it holds. Probes report what is available, with a reason.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from wattlm.records import DeviceInfo
+from wattlm.units import Provenance
+
+__all__ = ["NullSensor", "PowerIntegratingSensor", "ProbeResult", "Sensor"]
+
+
+class Sensor(ABC):
+    """One energy channel. ``read_j`` returns joules used since ``start`` (monotonic).
+
+    Implementations raise :class:`~wattlm.errors.SensorError` when a reading fails; the
+    sampler then warns once, marks the run degraded and keeps the channel's last value.
+    """
+
+    info: DeviceInfo
+
+    def start(self) -> None:  # noqa: B027 - optional hook
+        """Take the counter's starting value. Called once before the first ``read_j``."""
+
+    @abstractmethod
+    def read_j(self) -> float:
+        """Energy in J since :meth:`start`."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release handles. Never raises."""
+
+
+class NullSensor(Sensor):
+    """Stands in for missing hardware: always 0 J, labelled ``assumed``."""
+
+    def __init__(self, name: str = "none", kind: str = "other") -> None:
+        self.info = DeviceInfo(name=name, kind=kind, provenance=Provenance.ASSUMED)
+
+    def read_j(self) -> float:
+        """Always 0."""
+        return 0.0
+
+
+class PowerIntegratingSensor(Sensor):
+    """A sensor that only knows instantaneous power; integrates it with the trapezoid rule.
+
+    Subclasses implement :meth:`read_power_w`. Accuracy depends on the sampling interval, so
+    the sampler may read such sensors more often (``preferred_interval_s``).
+    """
+
+    preferred_interval_s = 0.1
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._energy_j = 0.0
+        self._last: tuple[float, float] | None = None
+
+    @abstractmethod
+    def read_power_w(self) -> float:
+        """Instantaneous power in W."""
+
+    def start(self) -> None:
+        """Take the first power reading."""
+        self._energy_j = 0.0
+        self._last = (self._clock(), self.read_power_w())
+
+    def read_j(self) -> float:
+        """Trapezoid integral of power since :meth:`start`."""
+        now, power = self._clock(), self.read_power_w()
+        if self._last is None:
+            self._last = (now, power)
+            return 0.0
+        then, before = self._last
+        self._energy_j += 0.5 * (before + power) * max(now - then, 0.0)
+        self._last = (now, power)
+        return self._energy_j
+
+
+@dataclass
+class ProbeResult:
+    """What a probe found: a backend, whether it works here, why (not), and its sensors."""
+
+    backend: str
+    available: bool
+    reason: str
+    sensors: list[Sensor] = field(default_factory=list)
+    hint: str = ""
