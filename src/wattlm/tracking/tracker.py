@@ -1,0 +1,330 @@
+"""``wattlm.track()``: measure a block, a function (sync or async) or a whole program.
+
+Strict at the door, lenient in the loop: settings, region and store are checked in
+:meth:`Tracker.start` and raise :class:`~wattlm.errors.WattlmError` before the user's work
+begins; afterwards every failure (sensor, accounting, store) becomes a warning on the record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any, TypeVar, cast
+
+from wattlm.config import Settings, resolve_settings
+from wattlm.errors import MeasurementWarning, StoreWarning, WattlmError, warn
+from wattlm.records import DeviceEnergy, PhaseRecord, RunRecord, Sample
+from wattlm.sensors.base import Sensor
+from wattlm.tracking.sampler import Sampler
+from wattlm.units import Provenance
+
+__all__ = ["Tracker", "active_tracker", "track"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_active: list[Tracker] = []
+_active_lock = threading.Lock()
+
+
+def active_tracker() -> Tracker | None:
+    """The most recently started tracker that is still running in this process, if any."""
+    with _active_lock:
+        return _active[-1] if _active else None
+
+
+class Tracker:
+    """Measures energy between :meth:`start` and :meth:`stop`; also a context manager and decorator.
+
+    Args:
+        settings: resolved settings (region, project, interval, store, baseline, ...).
+        sensors: channels to read; by default probed on this machine
+            (:func:`wattlm.sensors.registry.probe_all` then ``select_sensors``).
+        pid: root of the process tree that modelled sensors follow (default: this process).
+        command: the command being measured (``wattlm run``), stored with the run.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sensors: Sequence[Sensor] | None = None,
+        pid: int | None = None,
+        command: list[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._given_sensors = list(sensors) if sensors is not None else None
+        self._pid = pid
+        self.command = command
+        self.result: RunRecord | None = None
+        self.run_id: int | None = None
+        self._sampler: Sampler | None = None
+        self._store: Any = None
+        self._grid: Any = None
+        self._start_sample: Sample | None = None
+        self._started_at = ""
+        self._phase_stack: list[tuple[str, Sample]] = []
+        self._phases: list[PhaseRecord] = []
+        self._warnings: list[str] = []
+        self._baseline_power_w: float | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Whether the tracker has started and not yet stopped."""
+        return self._sampler is not None
+
+    @property
+    def sensors(self) -> list[Sensor]:
+        """The sensors in use (empty before start)."""
+        return self._sampler.sensors if self._sampler else []
+
+    def start(self) -> Tracker:
+        """Check inputs, probe sensors, open the store and start sampling."""
+        if self.running:
+            raise WattlmError("this tracker is already running; use a new wattlm.track()")
+        from wattlm.carbon.intensity import resolve_region
+
+        self._grid = resolve_region(self.settings.region)  # strict: unknown region raises here
+        if self.settings.save:
+            from wattlm.store import open_store
+
+            self._store = open_store(self.settings.db_path)  # strict: unwritable store raises
+        sensors = self._given_sensors
+        if sensors is None:
+            from wattlm.sensors.registry import probe_all, select_sensors
+
+            sensors = select_sensors(probe_all(powercap_root=self.settings.powercap_root,
+                                               pid=self._pid))
+        if self.settings.baseline_s > 0:
+            self._baseline_power_w = self._measure_baseline(sensors, self.settings.baseline_s)
+        self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        if self._store is not None:
+            try:
+                self.run_id = self._store.create_run(
+                    project=self.settings.project, started_at=self._started_at,
+                    devices=[s.info for s in sensors], host=socket.gethostname(),
+                    region=self._grid.code, command=self.command)
+            except Exception as e:  # noqa: BLE001 - the job goes on without a store
+                self._warnings.append(warn(f"could not create the run in the store ({e}); "
+                                           "measuring without saving", StoreWarning, "W302"))
+                self._store = None
+        self._sampler = Sampler(sensors, self.settings.interval_s, on_flush=self._flush)
+        self._start_sample = self._sampler.start()
+        with _active_lock:
+            _active.append(self)
+        return self
+
+    def stop(self, *, exit_code: int | None = None, status: str = "finished") -> RunRecord:
+        """Stop sampling, build the :class:`RunRecord`, account for it and save it."""
+        sampler, start = self._sampler, self._start_sample
+        if sampler is None or start is None:
+            if self.result is not None:
+                return self.result
+            raise WattlmError("this tracker was never started")
+        final = sampler.stop()
+        self._sampler = None
+        with _active_lock:
+            if self in _active:
+                _active.remove(self)
+        while self._phase_stack:  # phases left open (an exception, a missing exit)
+            self._close_phase(final)
+        record = self._build_record(sampler, start, final, exit_code, status)
+        self._account(record, sampler)
+        self._save(record)
+        self.result = record
+        return record
+
+    def _measure_baseline(self, sensors: Sequence[Sensor], seconds: float) -> float:
+        """Idle power (W, all channels) over ``seconds`` before the run."""
+        probe = Sampler(sensors, seconds)
+        first = probe.start()
+        time.sleep(seconds)
+        last = probe.stop()
+        self._warnings.extend(probe.warnings)
+        elapsed = last.time_s - first.time_s
+        return sum(last.energy_j) / elapsed if elapsed > 0 else 0.0
+
+    def _flush(self, samples: list[Sample]) -> None:
+        if self._store is not None and self.run_id is not None:
+            self._store.add_samples(self.run_id, samples)
+
+    # -- phases ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[Tracker]:
+        """Attribute the energy of a block to a named phase; phases nest (``train/epoch-1``)."""
+        if not name or "/" in name:
+            raise WattlmError(f"phase name must be non-empty and without '/', got {name!r}")
+        sampler = self._sampler
+        if sampler is None:
+            raise WattlmError("phase() needs a running tracker: use it inside wattlm.track()")
+        full = "/".join([*(n for n, _ in self._phase_stack), name])
+        self._phase_stack.append((full, sampler.snapshot()))
+        try:
+            yield self
+        finally:
+            if self._sampler is not None and self._phase_stack:
+                self._close_phase(self._sampler.snapshot())
+
+    def _close_phase(self, end: Sample) -> None:
+        name, begin = self._phase_stack.pop()
+        start = self._start_sample
+        assert start is not None
+        sensors = self.sensors or (self._given_sensors or [])
+        names = [s.info.name for s in sensors]
+        per_device = {n: b - a for n, a, b in zip(names, begin.energy_j, end.energy_j)}
+        duration = end.time_s - begin.time_s
+        self._phases.append(PhaseRecord(
+            name=name, start_s=begin.time_s - start.time_s, duration_s=duration,
+            energy_j=sum(per_device.values()), device_energy_j=per_device))
+        self._flag_short_window(f"phase {name!r}", duration, sensors)
+
+    def _flag_short_window(self, what: str, duration_s: float, sensors: Sequence[Sensor]) -> None:
+        period = max((s.info.update_period_s for s in sensors), default=0.0)
+        if duration_s < period:
+            self._warnings.append(warn(
+                f"{what} lasted {duration_s * 1000:.1f} ms, shorter than the {period * 1000:.0f} ms "
+                "update period of a counter: its energy is unreliable", MeasurementWarning, "W401"))
+
+    # -- result ----------------------------------------------------------------------------
+    def _build_record(self, sampler: Sampler, start: Sample, final: Sample,
+                      exit_code: int | None, status: str) -> RunRecord:
+        duration = max(final.time_s - start.time_s, 0.0)
+        self._flag_short_window("the run", duration, sampler.sensors)
+        failed = sampler.failed
+        devices = []
+        for i, sensor in enumerate(sampler.sensors):
+            info, energy = sensor.info, final.energy_j[i]
+            devices.append(DeviceEnergy(
+                name=info.name, kind=info.kind, energy_j=energy, provenance=info.provenance,
+                mean_power_w=energy / duration if duration > 0 else 0.0,
+                peak_power_w=sampler.peak_power_w[i], node=info.node, rank=info.rank,
+                degraded=failed[i]))
+        total = sum(d.energy_j for d in devices)
+        warnings = self._warnings + sampler.warnings
+        net = None
+        if self._baseline_power_w is not None:
+            net = max(total - self._baseline_power_w * duration, 0.0)
+        totals = [sum(s.energy_j) for s in sampler.timeline.samples]
+        times = [s.time_s for s in sampler.timeline.samples]
+        peak = max(((b - a) / (tb - ta) for a, b, ta, tb in
+                    zip(totals, totals[1:], times, times[1:]) if tb > ta), default=0.0)
+        return RunRecord(
+            id=self.run_id, project=self.settings.project, started_at=self._started_at,
+            duration_s=duration, energy_j=total, devices=devices,
+            phases=sorted(self._phases, key=lambda p: (p.start_s, p.name)),
+            region=self._grid.code if self._grid is not None else None,
+            provenance=Provenance.weakest(*(d.provenance for d in devices)),
+            degraded=sampler.degraded, warnings=warnings, status=status, exit_code=exit_code,
+            command=self.command, host=socket.gethostname(),
+            mean_power_w=total / duration if duration > 0 else 0.0, peak_power_w=peak,
+            baseline_power_w=self._baseline_power_w, net_energy_j=net,
+            extra={"interval_s": self.settings.interval_s, "samples": sampler.sample_count})
+
+    def _account(self, record: RunRecord, sampler: Sampler) -> None:
+        try:
+            from wattlm.carbon.accounting import account_run
+
+            fp = account_run(record, sampler.timeline.samples, settings=self.settings)
+        except Exception as e:  # noqa: BLE001 - accounting must not fail the user's job
+            record.warnings.append(warn(f"could not account emissions ({e})", StoreWarning,
+                                        "W210"))
+            return
+        record.footprint = fp
+        record.emissions_g = fp.emissions_kg.central * 1000.0
+        intensity = fp.assumptions.get("intensity", {})
+        pue = fp.assumptions.get("pue", {})
+        if isinstance(intensity.get("value"), (int, float)):
+            record.intensity_g_per_kwh = float(intensity["value"])
+        if isinstance(pue.get("value"), (int, float)):
+            record.pue = float(pue["value"])
+        record.warnings.extend(w for w in fp.assumptions.get("warnings", [])
+                               if w not in record.warnings)
+
+    def _save(self, record: RunRecord) -> None:
+        if self._store is None or record.id is None:
+            return
+        try:
+            self._store.finish_run(record)
+        except Exception as e:  # noqa: BLE001 - the result is still returned to the user
+            record.warnings.append(warn(f"could not save run {record.id} ({e})", StoreWarning,
+                                        "W303"))
+        finally:
+            with contextlib.suppress(Exception):
+                self._store.close()
+            self._store = None
+
+    # -- context manager and decorator -----------------------------------------------------
+    def __enter__(self) -> Tracker:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        status = "finished" if exc_type is None else (
+            "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed")
+        try:
+            self.stop(status=status)
+        except Exception as e:  # noqa: BLE001 - never mask the user's exception or fail them
+            warn(f"tracker stop failed: {e!r}", StoreWarning, "W304")
+
+    def _fresh(self) -> Tracker:
+        return Tracker(self.settings, sensors=self._given_sensors, pid=self._pid,
+                       command=self.command)
+
+    def __call__(self, func: F) -> F:
+        """Decorate a function (sync or async): each call is measured as its own run."""
+        if inspect.iscoroutinefunction(func):
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                tracker = self._fresh()
+                with tracker:
+                    value = await func(*args, **kwargs)
+                self.result = tracker.result
+                return value
+            return cast(F, async_wrapper)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            tracker = self._fresh()
+            try:
+                with tracker:
+                    return func(*args, **kwargs)
+            finally:
+                self.result = tracker.result
+        return cast(F, wrapper)
+
+
+def track(
+    *,
+    region: str | None = None,
+    project: str | None = None,
+    interval_s: float | None = None,
+    db: str | None = None,
+    save: bool | None = None,
+    baseline_s: float | None = None,
+    pue: float | None = None,
+    intensity_g_per_kwh: float | None = None,
+    powercap_root: str | None = None,
+    sensors: Sequence[Sensor] | None = None,
+    pid: int | None = None,
+) -> Tracker:
+    """Measure the energy, emissions and power of a block or function.
+
+    Use as ``with wattlm.track(region="FR") as run: ...`` (``run.result`` afterwards), as a
+    decorator ``@wattlm.track(project="x")``, or with ``start()``/``stop()``. Arguments override
+    the settings files and ``WATTLM_*`` variables. Invalid settings raise
+    :class:`~wattlm.errors.ConfigError` here, before any work.
+    """
+    settings = resolve_settings(
+        region=region, project=project, interval_s=interval_s, db=db, save=save,
+        baseline_s=baseline_s, pue=pue, intensity_g_per_kwh=intensity_g_per_kwh,
+        powercap_root=powercap_root)
+    return Tracker(settings, sensors=sensors, pid=pid if pid is not None else os.getpid())
