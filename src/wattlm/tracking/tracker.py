@@ -157,10 +157,22 @@ class Tracker:
         if self._store is not None and self.run_id is not None:
             self._store.add_samples(self.run_id, samples)
 
+    def read(self) -> Sample:
+        """Read every sensor now: cumulative joules per device since the run started."""
+        if self._sampler is None:
+            raise WattlmError("read() needs a running tracker")
+        return self._sampler.snapshot()
+
+    def elapsed_s(self, sample: Sample | None = None) -> float:
+        """Seconds since the run started (up to ``sample`` when given)."""
+        if self._start_sample is None:
+            return 0.0
+        end = sample.time_s if sample is not None else time.time()
+        return end - self._start_sample.time_s
+
     # -- phases ----------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def phase(self, name: str) -> Iterator[Tracker]:
-        """Attribute the energy of a block to a named phase; phases nest (``train/epoch-1``)."""
+    def begin_phase(self, name: str) -> None:
+        """Open a named phase (nested inside any open one); close it with :meth:`end_phase`."""
         if not name or "/" in name:
             raise WattlmError(f"phase name must be non-empty and without '/', got {name!r}")
         sampler = self._sampler
@@ -168,11 +180,20 @@ class Tracker:
             raise WattlmError("phase() needs a running tracker: use it inside wattlm.track()")
         full = "/".join([*(n for n, _ in self._phase_stack), name])
         self._phase_stack.append((full, sampler.snapshot()))
+
+    def end_phase(self) -> None:
+        """Close the innermost open phase (no-op when none is open or the run has stopped)."""
+        if self._sampler is not None and self._phase_stack:
+            self._close_phase(self._sampler.snapshot())
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[Tracker]:
+        """Attribute the energy of a block to a named phase; phases nest (``train/epoch-1``)."""
+        self.begin_phase(name)
         try:
             yield self
         finally:
-            if self._sampler is not None and self._phase_stack:
-                self._close_phase(self._sampler.snapshot())
+            self.end_phase()
 
     def _close_phase(self, end: Sample) -> None:
         name, begin = self._phase_stack.pop()
