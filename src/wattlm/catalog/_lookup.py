@@ -1,0 +1,93 @@
+"""Forgiving name matching shared by the catalogues.
+
+A name is normalised by lower-casing it and dropping every character that is not a letter or a
+digit, so ``"GPT-3"``, ``"gpt3"`` and ``"gpt_3"`` are the same key. Organisation prefixes of
+Hugging Face repository ids (``"meta-llama/"``) are tried both with and without.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import re
+from collections.abc import Callable, Iterable, Sequence
+from importlib import resources
+from typing import Generic, TypeVar
+
+from wattlm.errors import DataError, UnknownNameError
+
+__all__ = ["NameIndex", "normalise", "read_rows"]
+
+T = TypeVar("T")
+_NON_ALNUM = re.compile(r"[^a-z0-9+]")
+
+
+def normalise(name: str) -> str:
+    """Lower-case ``name`` and drop everything but letters, digits and ``+``."""
+    return _NON_ALNUM.sub("", name.lower())
+
+
+def read_rows(filename: str) -> list[dict[str, str]]:
+    """Read a packaged CSV from ``wattlm/catalog/data`` as a list of dicts."""
+    try:
+        text = resources.files("wattlm.catalog").joinpath("data", filename).read_text("utf-8")
+    except (FileNotFoundError, OSError) as e:  # pragma: no cover - broken installation
+        raise DataError(f"packaged table {filename} is missing: {e}") from e
+    return list(csv.DictReader(text.splitlines()))
+
+
+class NameIndex(Generic[T]):
+    """Look items up by canonical name or alias, forgivingly, with "did you mean" on a miss."""
+
+    def __init__(self, items: Sequence[T], names: Callable[[T], Iterable[str]],
+                 canonical: Callable[[T], str], what: str) -> None:
+        """Index ``items``; ``names(item)`` yields every name the item answers to."""
+        self._items = list(items)
+        self._canonical = canonical
+        self._what = what
+        self._keys: dict[str, T] = {}
+        for item in self._items:
+            for name in names(item):
+                for key in self._variants(name):
+                    self._keys.setdefault(key, item)
+        # canonical names win over aliases of other items
+        for item in self._items:
+            self._keys[normalise(canonical(item))] = item
+
+    @staticmethod
+    def _variants(name: str) -> list[str]:
+        keys = [normalise(name)]
+        if "/" in name:
+            keys.append(normalise(name.rsplit("/", 1)[1]))
+        return [k for k in keys if k]
+
+    def get(self, name: str) -> T:
+        """Return the item called ``name``; raise ``UnknownNameError`` if none."""
+        if isinstance(name, str) and name.strip():
+            for key in self._variants(name.strip()):
+                if key in self._keys:
+                    return self._keys[key]
+        raise self._unknown(str(name))
+
+    def _unknown(self, name: str) -> UnknownNameError:
+        close = difflib.get_close_matches(normalise(name), list(self._keys), n=12, cutoff=0.6)
+        hints: list[str] = []
+        for key in close:
+            canonical = self._canonical(self._keys[key])
+            if canonical not in hints:
+                hints.append(canonical)
+        if hints:
+            return UnknownNameError(
+                f"unknown {self._what} {name!r}: did you mean {' or '.join(hints[:3])}?")
+        known = ", ".join(self._canonical(i) for i in self._items[:10])
+        return UnknownNameError(
+            f"unknown {self._what} {name!r}; known {self._what} include {known}, ... "
+            f"(list them with `wattlm {'hardware' if self._what == 'hardware' else 'models'}`)")
+
+    def search(self, query: str | None) -> list[T]:
+        """Items whose canonical name or an alias contains ``query`` (normalised); all if None."""
+        if not query:
+            return list(self._items)
+        needle = normalise(query)
+        found = {id(item): item for key, item in self._keys.items() if needle in key}
+        return [item for item in self._items if id(item) in found]

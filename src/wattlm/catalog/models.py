@@ -1,0 +1,111 @@
+"""The model catalogue: parameters, training tokens and the architecture figures inference needs.
+
+Data: ``catalog/data/models.csv`` (each row names its source). Blank cells are figures that are
+not published or not known to us; they stay ``None`` rather than being guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wattlm._caches import cached
+from wattlm.catalog._lookup import NameIndex, read_rows
+from wattlm.errors import DataError
+
+__all__ = ["Model", "get_model", "list_models"]
+
+
+@dataclass(frozen=True)
+class Model:
+    """One language model.
+
+    Attributes:
+        name: canonical name, e.g. ``"Llama-2-70B"``.
+        family: model family.
+        params: total parameters (a count, not billions).
+        active_params: parameters used per token (differs from ``params`` for mixture-of-experts).
+        training_tokens: pre-training tokens where published.
+        layers: transformer blocks (per stack for encoder-decoder models).
+        hidden_size: model width.
+        attention_heads: query heads.
+        kv_heads: key/value heads (``None`` for latent attention, MLA).
+        head_dim: size of one head.
+        context_length: maximum sequence length.
+        experts: routed experts per MoE layer.
+        experts_per_token: routed experts each token uses.
+        aliases: other names, including Hugging Face repository ids.
+        source: where the figures come from.
+    """
+
+    name: str
+    family: str
+    params: float
+    active_params: float
+    training_tokens: float | None
+    layers: int | None
+    hidden_size: int | None
+    attention_heads: int | None
+    kv_heads: int | None
+    head_dim: int | None
+    context_length: int | None
+    experts: int | None
+    experts_per_token: int | None
+    aliases: tuple[str, ...]
+    source: str
+
+    @property
+    def is_moe(self) -> bool:
+        """Whether the model is a mixture of experts."""
+        return bool(self.experts)
+
+
+def _num(row: dict[str, str], key: str) -> float | None:
+    text = (row.get(key) or "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError as e:
+        raise DataError(f"models.csv: {row.get('name')!r} has a non-numeric {key}: {text!r}") from e
+
+
+def _int(row: dict[str, str], key: str) -> int | None:
+    value = _num(row, key)
+    return None if value is None else int(value)
+
+
+def _parse(row: dict[str, str]) -> Model:
+    params = _num(row, "params")
+    if params is None:
+        raise DataError(f"models.csv: {row.get('name')!r} has no params")
+    active = _num(row, "active_params") or params
+    return Model(
+        name=row["name"], family=row["family"], params=params, active_params=active,
+        training_tokens=_num(row, "training_tokens"), layers=_int(row, "layers"),
+        hidden_size=_int(row, "hidden_size"), attention_heads=_int(row, "attention_heads"),
+        kv_heads=_int(row, "kv_heads"), head_dim=_int(row, "head_dim"),
+        context_length=_int(row, "context_length"), experts=_int(row, "experts"),
+        experts_per_token=_int(row, "experts_per_token"),
+        aliases=tuple(a.strip() for a in row.get("aliases", "").split(";") if a.strip()),
+        source=row["source"],
+    )
+
+
+@cached
+def _index() -> NameIndex[Model]:
+    items = [_parse(r) for r in read_rows("models.csv")]
+    return NameIndex(items, lambda m: (m.name, *m.aliases), lambda m: m.name, "model")
+
+
+def get_model(name: str) -> Model:
+    """Look up a model by name, alias or Hugging Face id, forgivingly (``"gpt3"`` -> GPT-3).
+
+    Raises:
+        UnknownNameError: nothing matches; the message suggests the closest names.
+    """
+    return _index().get(name)
+
+
+def list_models(query: str | None = None) -> list[Model]:
+    """Every model, or those whose name or an alias contains ``query``."""
+    return _index().search(query)
