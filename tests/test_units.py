@@ -1,0 +1,51 @@
+import math
+
+import pytest
+
+from wattlm.errors import InvalidInputError
+from wattlm.units import Provenance, Range, g_to_kg, j_to_kwh, kg_to_g, kwh_to_j
+
+
+def test_conversions():
+    assert j_to_kwh(3.6e6) == 1.0
+    assert kwh_to_j(2.5) == 9.0e6
+    assert g_to_kg(1500) == 1.5
+    assert kg_to_g(0.25) == 250
+
+
+def test_range_validates_order_and_finiteness():
+    with pytest.raises(InvalidInputError, match="low <= central <= high"):
+        Range(2, 1, 3)
+    with pytest.raises(InvalidInputError, match="finite"):
+        Range(0, math.nan, 1)
+
+
+def test_range_arithmetic_propagates_bounds_and_weakest_provenance():
+    energy = Range(10, 20, 40, Provenance.MEASURED)
+    intensity = Range(50, 100, 150, Provenance.ASSUMED)
+    product = energy * intensity
+    assert (product.low, product.central, product.high) == (500, 2000, 6000)
+    assert product.provenance is Provenance.ASSUMED
+    total = energy + 5
+    assert (total.low, total.central, total.high) == (15, 25, 45)
+    assert total.provenance is Provenance.MEASURED
+    halved = energy / 2
+    assert (halved.low, halved.central, halved.high) == (5, 10, 20)
+    ratio = energy / Range(1, 2, 4)
+    assert (ratio.low, ratio.central, ratio.high) == (2.5, 10, 40)
+    with pytest.raises(InvalidInputError):
+        energy / Range(-1, 1, 2)
+
+
+def test_range_helpers_and_json_round_trip():
+    r = Range.around(100, 0.5, 2.0, Provenance.ESTIMATED)
+    assert (r.low, r.high, r.spread) == (50, 200, 4)
+    assert r.contains(150) and not r.contains(201)
+    assert Range.from_dict(r.to_dict()) == r
+    assert format(Range(1, 2, 3), ".1f") == "2.0 [1.0–3.0]"
+
+
+def test_provenance_order():
+    assert Provenance.weakest(Provenance.MEASURED, Provenance.MODELLED) is Provenance.MODELLED
+    assert Provenance.weakest(None, Provenance.INTEGRATED) is Provenance.INTEGRATED
+    assert Provenance.weakest() is None
