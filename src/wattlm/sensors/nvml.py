@@ -1,0 +1,268 @@
+"""NVIDIA GPUs through NVML (``nvidia-ml-py``, extra ``wattlm[nvidia]``).
+
+This is the only module that touches ``pynvml``, and only inside functions: importing it
+initialises nothing. :func:`probe_nvml` calls ``nvmlInit``; the sensors of one probe share a
+reference-counted session and the last one closed calls ``nvmlShutdown`` (sensors never closed
+leave NVML initialised until the process exits, which is harmless).
+
+Per visible GPU, the probe prefers the total-energy counter
+(``nvmlDeviceGetTotalEnergyConsumption``, mJ since the driver was loaded, Volta and newer;
+``measured``) and falls back to sampling ``nvmlDeviceGetPowerUsage`` (mW) with trapezoid
+integration (``integrated``). Every ``NVMLError`` is translated into
+:class:`~wattlm.errors.SensorError` at this boundary; the sampler then warns once and drops
+the GPU from the rest of the run.
+
+``CUDA_VISIBLE_DEVICES`` is honoured as the CUDA runtime reads it: a comma-separated list of
+indices or ``GPU-<uuid>`` prefixes, read up to the first invalid entry; ``""``, ``-1`` or
+``NoDevFiles`` hide every GPU. Sensors are named ``gpu:<i>`` with ``i`` the index the job sees.
+Indices are NVML (PCI bus) order, i.e. they match CUDA when ``CUDA_DEVICE_ORDER=PCI_BUS_ID``
+(the usual setting on multi-GPU servers). MIG instances (``MIG-...``) are not supported.
+
+GPU energy is that of the whole device: NVML has no per-process energy, so other jobs on the
+same GPU are counted too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from wattlm.errors import SensorError
+from wattlm.records import DeviceInfo
+from wattlm.sensors.base import PowerIntegratingSensor, ProbeResult, Sensor
+from wattlm.units import Provenance
+
+__all__ = [
+    "NVML_ENERGY_UPDATE_PERIOD_S",
+    "NvmlGpuSensor",
+    "NvmlPowerSensor",
+    "parse_visible_devices",
+    "probe_nvml",
+]
+
+#: Refresh period assumed for the NVML energy counter. An estimate: NVIDIA does not document it;
+#: the board power it integrates is commonly reported to refresh every ~20-100 ms.
+NVML_ENERGY_UPDATE_PERIOD_S = 0.1
+
+INSTALL_HINT = "pip install 'wattlm[nvidia]'"
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+class _Session:
+    """nvmlInit/nvmlShutdown shared by the sensors of one probe (reference counted)."""
+
+    def __init__(self, nvml: Any) -> None:
+        self.nvml = nvml
+        self.users = 0
+        self.open = True
+
+    def acquire(self) -> None:
+        self.users += 1
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.users <= 0 and self.open:
+            self.open = False
+            try:
+                self.nvml.nvmlShutdown()
+            except Exception:  # noqa: BLE001 - close never raises
+                pass
+
+
+def _call(nvml: Any, what: str, func: Callable[..., Any], *args: Any) -> Any:
+    """Call an NVML function, translating its errors into SensorError."""
+    try:
+        return func(*args)
+    except nvml.NVMLError as e:
+        raise SensorError(f"{what}: NVML error: {e}") from e
+
+
+class NvmlGpuSensor(Sensor):
+    """A GPU's total-energy counter (``nvmlDeviceGetTotalEnergyConsumption``, mJ), ``measured``.
+
+    Args:
+        nvml_module: the ``pynvml`` module (or a fake with the same functions).
+        handle: the device handle.
+        index: the index the job sees (after ``CUDA_VISIBLE_DEVICES``); names it ``gpu:<index>``.
+        session: shared NVML session closed with the last sensor (set by :func:`probe_nvml`).
+    """
+
+    def __init__(self, nvml_module: Any, handle: Any, index: int, *,
+                 session: _Session | None = None) -> None:
+        self._nvml = nvml_module
+        self._handle = handle
+        self.info = DeviceInfo(name=f"gpu:{index}", kind="gpu", provenance=Provenance.MEASURED,
+                               update_period_s=NVML_ENERGY_UPDATE_PERIOD_S)
+        self._start_mj: float | None = None
+        self._session = session
+        self._closed = False
+        if session is not None:
+            session.acquire()
+
+    def _counter_mj(self) -> float:
+        return float(_call(self._nvml, self.info.name,
+                           self._nvml.nvmlDeviceGetTotalEnergyConsumption, self._handle))
+
+    def start(self) -> None:
+        """Read the starting counter value."""
+        self._start_mj = self._counter_mj()
+
+    def read_j(self) -> float:
+        """Joules since :meth:`start` (the counter is 64-bit mJ and does not wrap in practice)."""
+        now = self._counter_mj()
+        if self._start_mj is None:
+            self._start_mj = now
+        return max(now - self._start_mj, 0.0) / 1000.0
+
+    def close(self) -> None:
+        """Release the NVML session (shutdown with the last sensor). Never raises."""
+        if not self._closed and self._session is not None:
+            self._closed = True
+            self._session.release()
+
+
+class NvmlPowerSensor(PowerIntegratingSensor):
+    """A GPU without an energy counter: ``nvmlDeviceGetPowerUsage`` (mW), integrated.
+
+    Args:
+        nvml_module: the ``pynvml`` module (or a fake).
+        handle: the device handle.
+        index: the index the job sees; names it ``gpu:<index>``.
+        session: shared NVML session (set by :func:`probe_nvml`).
+        clock: injectable clock for the trapezoid integration.
+    """
+
+    def __init__(self, nvml_module: Any, handle: Any, index: int, *,
+                 session: _Session | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(clock=clock)
+        self._nvml = nvml_module
+        self._handle = handle
+        self.info = DeviceInfo(name=f"gpu:{index}", kind="gpu", provenance=Provenance.INTEGRATED,
+                               update_period_s=0.0)
+        self._session = session
+        self._closed = False
+        if session is not None:
+            session.acquire()
+
+    def read_power_w(self) -> float:
+        """Board power in W."""
+        return float(_call(self._nvml, self.info.name, self._nvml.nvmlDeviceGetPowerUsage,
+                           self._handle)) / 1000.0
+
+    def close(self) -> None:
+        """Release the NVML session. Never raises."""
+        if not self._closed and self._session is not None:
+            self._closed = True
+            self._session.release()
+
+
+def parse_visible_devices(value: str | None, uuids: list[str]) -> tuple[list[int], str]:
+    """Which NVML indices a job sees, in the order it sees them.
+
+    Args:
+        value: ``CUDA_VISIBLE_DEVICES`` (None when unset).
+        uuids: the UUID of every NVML device, by NVML index.
+
+    Returns:
+        ``(indices, note)``: NVML indices in visible order, and a note when entries were ignored
+        (empty when everything was understood).
+    """
+    if value is None:
+        return list(range(len(uuids))), ""
+    text = value.strip()
+    if text == "" or text == "NoDevFiles":
+        return [], f"CUDA_VISIBLE_DEVICES={value!r} hides every GPU"
+    chosen: list[int] = []
+    for raw in text.split(","):
+        entry = raw.strip()
+        index: int | None = None
+        if entry.lstrip("+-").isdigit():
+            number = int(entry)
+            if 0 <= number < len(uuids):
+                index = number
+        elif entry.startswith("GPU-") or entry.startswith("gpu-"):
+            matches = [i for i, u in enumerate(uuids) if u.lower().startswith(entry.lower())]
+            if len(matches) == 1:
+                index = matches[0]
+        if index is None or index in chosen:
+            # CUDA stops at the first invalid (or repeated) entry
+            return chosen, f"CUDA_VISIBLE_DEVICES entry {entry!r} is not a visible GPU; " \
+                           "later entries ignored (as CUDA does)"
+        chosen.append(index)
+    return chosen, ""
+
+
+def _import_pynvml() -> Any | None:
+    try:
+        import pynvml
+    except ImportError:
+        return None
+    return pynvml
+
+
+def probe_nvml(nvml_module: Any | None = None,
+               environ: Mapping[str, str] | None = None) -> ProbeResult:
+    """Initialise NVML and build one sensor per GPU visible to the job.
+
+    Never raises for a missing package, driver or GPU.
+
+    Args:
+        nvml_module: ``pynvml`` or a fake; None imports ``pynvml`` lazily.
+        environ: where ``CUDA_VISIBLE_DEVICES`` is read (default ``os.environ``).
+
+    Returns:
+        A :class:`ProbeResult` for backend ``nvml``.
+    """
+    env = os.environ if environ is None else environ
+    nvml = nvml_module if nvml_module is not None else _import_pynvml()
+    if nvml is None:
+        return ProbeResult("nvml", False, "nvidia-ml-py not installed", hint=INSTALL_HINT)
+    try:
+        nvml.nvmlInit()
+    except nvml.NVMLError as e:
+        return ProbeResult("nvml", False, f"NVML could not be initialised: {e}",
+                           hint="install the NVIDIA driver (libnvidia-ml.so) or run on a GPU host")
+    session = _Session(nvml)
+    try:
+        count = int(nvml.nvmlDeviceGetCount())
+        handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+        uuids = [_text(nvml.nvmlDeviceGetUUID(h)) for h in handles]
+    except nvml.NVMLError as e:
+        session.release()
+        return ProbeResult("nvml", False, f"NVML could not list the GPUs: {e}")
+    visible, note = parse_visible_devices(env.get("CUDA_VISIBLE_DEVICES"), uuids)
+    sensors: list[Sensor] = []
+    details: list[str] = []
+    session.acquire()  # hold the session while building sensors
+    for seen_index, nvml_index in enumerate(visible):
+        handle = handles[nvml_index]
+        try:
+            label = _text(nvml.nvmlDeviceGetName(handle))
+        except nvml.NVMLError:
+            label = "unknown GPU"
+        try:
+            nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
+            sensors.append(NvmlGpuSensor(nvml, handle, seen_index, session=session))
+            details.append(f"gpu:{seen_index} {label} (energy counter)")
+            continue
+        except nvml.NVMLError:
+            pass
+        try:
+            nvml.nvmlDeviceGetPowerUsage(handle)
+        except nvml.NVMLError as e:
+            details.append(f"gpu:{seen_index} {label} skipped: no energy or power reading ({e})")
+            continue
+        sensors.append(NvmlPowerSensor(nvml, handle, seen_index, session=session))
+        details.append(f"gpu:{seen_index} {label} (power sampling, no energy counter)")
+    session.release()  # shuts NVML down now if no sensor holds it
+    notes = "; ".join(filter(None, [", ".join(details), note]))
+    if not sensors:
+        why = f"{count} GPU(s) found, none usable" if count else "NVML found no GPU"
+        return ProbeResult("nvml", False, f"{why}{'; ' + notes if notes else ''}")
+    return ProbeResult("nvml", True, f"{len(sensors)} GPU(s): {notes}", sensors=sensors)
