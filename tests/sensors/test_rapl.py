@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.sysfs import FakePowercap, intel_two_sockets
+from wattlm._caches import clear_all
 from wattlm.errors import SensorError
 from wattlm.sensors.rapl import (
     PERMISSION_HINT,
@@ -118,7 +119,6 @@ def test_domain_that_disappears_mid_run_raises_sensor_error(tmp_path: Path) -> N
     # the other domains keep working, and a new probe no longer offers the lost one
     by_name["rapl:package-1"].start()
     assert by_name["rapl:package-1"].read_j() == 0.0
-    from wattlm._caches import clear_all
     clear_all()
     assert "rapl:package-1/dram" not in _names(probe_rapl(tmp_path))
 
@@ -156,6 +156,9 @@ def test_probe_returns_new_sensor_objects_each_call(tmp_path: Path) -> None:
 
 
 def _probe_as(uid: int, root: Path) -> dict[str, object]:
+    # warm up as root: lazy stdlib imports (codecs) would fail once /root is unreadable
+    probe_rapl(root)
+    clear_all()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
@@ -168,9 +171,12 @@ def _probe_as(uid: int, root: Path) -> dict[str, object]:
             except OSError as e:
                 payload = {"skip": f"cannot drop privileges: {e}"}
             else:
-                result = probe_rapl(root)
-                payload = {"available": result.available, "reason": result.reason,
-                           "hint": result.hint, "names": _names(result)}
+                try:
+                    result = probe_rapl(root)
+                    payload = {"available": result.available, "reason": result.reason,
+                               "hint": result.hint, "names": _names(result)}
+                except Exception as e:  # report it to the parent instead of dying silently
+                    payload = {"error": repr(e)}
             os.write(write_fd, json.dumps(payload).encode())
         finally:
             os._exit(0)
@@ -196,6 +202,7 @@ def _probe_denied(root: Path) -> dict[str, object]:
         return {"available": result.available, "reason": result.reason, "hint": result.hint,
                 "names": _names(result)}
     data = _probe_as(65534, root)
+    assert "error" not in data, data["error"] if "error" in data else ""
     if "skip" in data:
         pytest.skip(str(data["skip"]))
     return data
