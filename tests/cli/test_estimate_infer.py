@@ -1,0 +1,68 @@
+"""``wattlm estimate infer``: human and JSON output, exit code 2 on bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import pytest
+
+from wattlm.errors import WattlmError
+
+BASE = ["--model", "llama-2-70b", "--hardware", "H100-SXM", "--devices", "4", "--batch-size",
+        "32", "--input-tokens", "800", "--output-tokens", "300", "--intensity", "400"]
+
+
+def _run(argv: list[str]) -> int:
+    """Through ``wattlm`` main when the ``estimate`` command is registered, else the same path
+    (register -> handler; WattlmError -> exit 2) on a bare parser."""
+    from wattlm.cli import main as cli_main
+
+    if "estimate" in cli_main.COMMANDS:
+        try:
+            cli_main.build_parser()
+        except ImportError:  # another command module not there yet in this checkout
+            pass
+        else:
+            return cli_main.main(["estimate", "infer", *argv])
+    from wattlm.cli.estimate_infer import register
+
+    parser = argparse.ArgumentParser(prog="wattlm estimate")
+    register(parser.add_subparsers())
+    args = parser.parse_args(["infer", *argv])
+    try:
+        return int(args.handler(args))
+    except WattlmError as e:
+        print(f"wattlm: error: {e}", file=sys.stderr)
+        return 2
+
+
+def test_human_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(BASE) == 0
+    out = capsys.readouterr().out
+    assert "Llama-2-70B on 4 x H100-SXM" in out
+    assert "energy per output token" in out and "accelerators" in out and "[" in out
+
+
+def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run([*BASE, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    for key in ("energy_per_request_j", "energy_per_output_token_j",
+                "accelerators_energy_per_output_token_j", "time_per_request_s", "devices"):
+        assert set(data[key]) >= {"low", "central", "high"}
+        assert data[key]["low"] <= data[key]["central"] <= data[key]["high"]
+    assert data["devices"]["central"] == 4
+    assert data["assumptions"]["batch_size"] == 32
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["--batch-size", "0"], "batch_size must be > 0"),
+    (["--precision", "fp12"], "unknown precision"),
+    (["--devices", "1"], "use at least"),
+    (["--output-tokens", "-3"], "output_tokens must be > 0"),
+])
+def test_bad_input_exit_2(argv: list[str], fragment: str,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run([*BASE, *argv]) == 2
+    assert fragment in capsys.readouterr().err
