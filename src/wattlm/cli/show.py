@@ -1,0 +1,174 @@
+"""``wattlm show RUN``: one stored run in detail; ``--region`` re-accounts it for another grid."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from wattlm.cli._output import add_format_option
+from wattlm.cli.runs import add_db_option
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``show`` command."""
+    parser = subparsers.add_parser(
+        "show", help="show one stored run: totals, devices, phases, footprint",
+        description="Show a stored run: totals, energy and power per device with provenance, "
+        "phases, warnings, footprint and distributed ranks. With --region, re-account its "
+        "energy for another grid (what-if); the stored run is not changed.")
+    parser.add_argument("run", metavar="RUN", help="run id (see `wattlm runs`)")
+    parser.add_argument("--region", metavar="R", help="re-account for this grid: country (SE, "
+                        "FR) or cloud region (aws:eu-north-1)")
+    add_db_option(parser)
+    add_format_option(parser)
+    parser.set_defaults(handler=handle)
+
+
+def parse_run_id(text: str) -> int:
+    """Parse a run id; raise InvalidInputError for anything but a whole number >= 1."""
+    from wattlm.errors import InvalidInputError
+
+    try:
+        run_id = int(text.strip())
+    except ValueError:
+        raise InvalidInputError(
+            f"RUN must be a run id (a whole number, see `wattlm runs`), got {text!r}") from None
+    if run_id < 1:
+        raise InvalidInputError(f"RUN must be a run id >= 1, got {text!r}")
+    return run_id
+
+
+def reaccount(record: Any, region: str) -> dict[str, Any]:
+    """Account ``record``'s energy for ``region``; updates the record, returns what it was.
+
+    Calls :func:`wattlm.carbon.accounting.footprint` with the run's energy and duration. The
+    record's region, intensity, PUE, emissions and footprint become the what-if figures.
+    """
+    from wattlm.carbon.accounting import footprint
+
+    stored = {"region": record.region, "emissions_kg": record.emissions_kg,
+              "intensity_g_per_kwh": record.intensity_g_per_kwh, "pue": record.pue}
+    result = footprint(energy_kwh=record.energy_kwh, region=region,
+                       duration_s=record.duration_s)
+    record.footprint = result
+    record.region = region
+    record.emissions_g = result.emissions_kg.central * 1000.0
+    intensity = result.assumptions.get("intensity", {})
+    if isinstance(intensity.get("value"), (int, float)):
+        record.intensity_g_per_kwh = float(intensity["value"])
+        record.region = str(intensity.get("region") or region)
+    pue = result.assumptions.get("pue", {})
+    if isinstance(pue.get("value"), (int, float)):
+        record.pue = float(pue["value"])
+    return stored
+
+
+def _range(value: Any, unit: str) -> str:
+    from wattlm.cli._output import format_number
+
+    text = f"{format_number(value.central)} {unit}"
+    if value.low != value.high:
+        text += f" [{format_number(value.low)}–{format_number(value.high)}]"
+    if value.provenance is not None:
+        text += f" ({value.provenance.value})"
+    return text
+
+
+def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
+    """Render one run for people."""
+    from wattlm.cli._output import format_number, table
+
+    lines = [f"run {record.id} · {record.project} · {record.status}"
+             + (" · degraded" if record.degraded else "")]
+    if whatif is not None:
+        lines.append(f"what-if: re-accounted for region {record.region} (stored: region "
+                     f"{whatif['region'] or '-'}, {format_number(whatif['emissions_kg'])} kg "
+                     "CO2e)")
+    facts = [
+        ("started", record.started_at),
+        ("duration", f"{record.duration_s:.1f} s"),
+        ("energy", f"{format_number(record.energy_kwh)} kWh ({format_number(record.energy_j)} J"
+                   + (f", {record.provenance.value}" if record.provenance else "") + ")"),
+    ]
+    if record.net_energy_kwh is not None:
+        facts.append(("net energy", f"{format_number(record.net_energy_kwh)} kWh above "
+                      f"{format_number(record.baseline_power_w)} W idle"))
+    facts += [
+        ("power", f"{format_number(record.mean_power_w)} W mean, "
+                  f"{format_number(record.peak_power_w)} W peak"),
+        ("emissions", f"{format_number(record.emissions_kg)} kg CO2e"),
+        ("region", f"{record.region or '-'} · intensity "
+                   f"{format_number(record.intensity_g_per_kwh)} g/kWh · PUE "
+                   f"{format_number(record.pue)}"),
+    ]
+    if record.command:
+        facts.append(("command", " ".join(record.command)))
+    if record.exit_code is not None:
+        facts.append(("exit code", str(record.exit_code)))
+    if record.host:
+        facts.append(("host", record.host))
+    width = max(len(k) for k, _ in facts)
+    lines += [f"  {k.ljust(width)}  {v}" for k, v in facts]
+    if record.devices:
+        distributed = any(d.node is not None or d.rank is not None for d in record.devices)
+        headers = ["device", "kind", "energy kWh", "mean W", "peak W", "provenance"]
+        if distributed:
+            headers += ["node", "rank"]
+        rows = []
+        for d in record.devices:
+            row = [d.name + (" (degraded)" if d.degraded else ""), d.kind,
+                   format_number(d.energy_kwh), format_number(d.mean_power_w),
+                   format_number(d.peak_power_w), d.provenance.value]
+            if distributed:
+                row += [d.node, d.rank]
+            rows.append(row)
+        lines += ["", table(headers, rows)]
+    if record.phases:
+        lines += ["", table(
+            ["phase", "duration s", "energy kWh"],
+            [(p.name, f"{p.duration_s:.1f}", format_number(p.energy_kwh))
+             for p in record.phases])]
+    if record.distributed:
+        lines += ["", "distributed:"]
+        lines += [f"  {k}: {v}" for k, v in record.distributed.items()
+                  if not isinstance(v, (list, dict))]
+        ranks = record.distributed.get("ranks")
+        if isinstance(ranks, list) and ranks and all(isinstance(r, dict) for r in ranks):
+            keys = list(dict.fromkeys(k for r in ranks for k in r))
+            lines.append(table(keys, [[_cell(r.get(k)) for k in keys] for r in ranks]))
+    fp = record.footprint
+    if fp is not None:
+        lines += ["", "footprint:",
+                  f"  energy (IT)   {_range(fp.energy_kwh, 'kWh')}",
+                  f"  operational   {_range(fp.emissions_kg, 'kg CO2e')}",
+                  f"  embodied      {_range(fp.embodied_kg, 'kg CO2e')}",
+                  f"  total         {_range(fp.total_kg, 'kg CO2e')}",
+                  f"  water         {_range(fp.water_l, 'L')}"]
+    if record.warnings:
+        lines += ["", "warnings:"] + [f"  {w}" for w in record.warnings]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    from wattlm.cli._output import format_number
+
+    if isinstance(value, float):
+        return format_number(value)
+    return "-" if value is None else str(value)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Show one run."""
+    from wattlm.cli._output import emit
+    from wattlm.config import resolve_settings
+    from wattlm.store import open_store
+
+    run_id = parse_run_id(args.run)
+    with open_store(resolve_settings(db=args.db).db_path) as store:
+        record = store.get_run(run_id)
+    whatif = reaccount(record, args.region) if args.region else None
+    data = record.to_dict()
+    if whatif is not None:
+        data["whatif"] = {"region": record.region, "stored": whatif}
+    emit(data, args.format, lambda _: render(record, whatif))
+    return 0
