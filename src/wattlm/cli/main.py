@@ -23,6 +23,9 @@ COMMANDS = (
     "show",
     "env",
     "config_cmd",
+    "estimate",
+    "validate",
+    "catalog",
 )
 
 

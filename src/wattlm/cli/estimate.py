@@ -1,0 +1,111 @@
+"""``wattlm estimate train|infer``: analytic footprint estimates with a low/central/high range."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add ``estimate`` with its ``train`` and ``infer`` sub-commands."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "estimate", help="estimate the footprint of training or inference",
+        description="Analytic estimates: every figure is central [low-high], with assumptions.")
+    subsub = parser.add_subparsers(title="estimates", metavar="WHAT")
+    _register_train(subsub)
+    try:
+        infer = importlib.import_module("wattlm.cli.estimate_infer")
+    except ImportError:
+        stub = subsub.add_parser("infer", help="inference estimate (not available)")
+        stub.set_defaults(handler=_infer_missing)
+    else:
+        infer.register(subsub)
+    parser.set_defaults(handler=lambda args: _usage(parser))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 0
+
+
+def _infer_missing(args: argparse.Namespace) -> int:
+    from wattlm.errors import WattlmError
+
+    raise WattlmError("`wattlm estimate infer` is not available in this build "
+                      "(module wattlm.cli.estimate_infer is missing)")
+
+
+def _register_train(subsub: Any) -> None:
+    from wattlm.cli._output import add_format_option
+
+    p: argparse.ArgumentParser = subsub.add_parser(
+        "train", help="estimate the energy and emissions of a training run",
+        description="FLOPs = 6 x active params x tokens; device-hours from peak FLOP/s and MFU, "
+                    "or as given; energy = device-hours x power x (1 + host) x PUE.")
+    p.add_argument("--model", help="catalogue model (see `wattlm models`), e.g. gpt-3")
+    p.add_argument("--params", type=float, help="total parameters, e.g. 7e9")
+    p.add_argument("--active-params", type=float, help="parameters per token (MoE)")
+    p.add_argument("--tokens", type=float, help="training tokens, e.g. 2e12")
+    p.add_argument("--hardware", help="accelerator (see `wattlm hardware`), e.g. A100-80GB")
+    p.add_argument("--devices", type=int, help="number of accelerators")
+    p.add_argument("--days", type=float, help="wall-clock days (with --devices)")
+    p.add_argument("--hours", type=float, help="wall-clock hours (with --devices)")
+    p.add_argument("--device-hours", type=float, help="accelerator-hours as published")
+    p.add_argument("--mfu", type=float, help="model FLOPs utilisation in (0, 1]")
+    p.add_argument("--power-w", type=float,
+                   help="all-in average power per device in W (device + host share)")
+    p.add_argument("--pue", type=float, help="facility PUE (default: region's, else 1.0)")
+    p.add_argument("--region", help="grid region (see `wattlm regions`)")
+    p.add_argument("--intensity", type=float, help="grid intensity, gCO2e/kWh")
+    p.add_argument("--seq-len", type=int, help="sequence length (adds attention FLOPs)")
+    p.add_argument("--precision", default="bf16", help="training precision (default bf16)")
+    add_format_option(p)
+    p.set_defaults(handler=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from wattlm.cli._output import emit
+    from wattlm.estimate.training import estimate_training
+
+    est = estimate_training(
+        model=args.model, params=args.params, active_params=args.active_params,
+        tokens=args.tokens, hardware=args.hardware, devices=args.devices, days=args.days,
+        hours=args.hours, device_hours=args.device_hours, mfu=args.mfu, power_w=args.power_w,
+        pue=args.pue, region=args.region, intensity=args.intensity, seq_len=args.seq_len,
+        precision=args.precision)
+    emit(est.to_dict(), args.format, _human)
+    return 0
+
+
+def _fmt(r: dict[str, Any]) -> str:
+    from wattlm.cli._output import format_number
+
+    return (f"{format_number(r['central'])}  [{format_number(r['low'])} – "
+            f"{format_number(r['high'])}]")
+
+
+def _human(data: dict[str, Any]) -> str:
+    head = " on ".join(str(x) for x in (data.get("model"), data.get("hardware")) if x)
+    lines = [f"Training estimate{': ' + head if head else ''}"
+             + (f" ({data['devices']} devices)" if data.get("devices") else ""), ""]
+    labels = [("flops", "FLOPs"), ("device_hours", "device-hours"),
+              ("accelerators_energy_kwh", "accelerators energy (kWh)"),
+              ("it_energy_kwh", "IT energy, before PUE (kWh)"),
+              ("energy_kwh", "facility energy (kWh)"), ("emissions_kg", "emissions (kgCO2e)"),
+              ("embodied_kg", "embodied (kgCO2e)"), ("water_l", "water (L)")]
+    width = max(len(label) for _, label in labels)
+    for key, label in labels:
+        if data.get(key) is not None:
+            lines.append(f"  {label.ljust(width)}  {_fmt(data[key])}")
+    lines += ["", "Assumptions:"]
+    for name, note in {**data["assumptions"], **data.get("footprint_assumptions", {})}.items():
+        if not isinstance(note, dict):
+            continue
+        value = note.get("value")
+        prov = note.get("provenance") or ""
+        source = str(note.get("source", ""))
+        lines.append(f"  {name}: {value} ({prov}{', ' if prov else ''}{source[:90]})")
+    return "\n".join(lines)

@@ -1,0 +1,79 @@
+"""CLI: estimate train, validate, hardware, models (through main() and its error handling)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import pytest
+
+from wattlm.errors import WattlmError
+
+
+def _main(argv: list[str]) -> int:
+    """Parse with the commands this module tests; WattlmError -> exit 2 as in cli.main."""
+    from wattlm.cli import catalog, estimate, validate
+
+    parser = argparse.ArgumentParser(prog="wattlm")
+    sub = parser.add_subparsers()
+    for module in (estimate, validate, catalog):
+        module.register(sub)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except WattlmError as e:
+        print(f"wattlm: error: {e}", file=sys.stderr)
+        return 2
+
+
+def test_train_json_given_hours(capsys: pytest.CaptureFixture[str]) -> None:
+    code = _main(["estimate", "train", "--params", "7e9", "--tokens", "2e12", "--hardware",
+                  "A100-80GB", "--device-hours", "184320", "--power-w", "400", "--pue", "1.1",
+                  "--intensity", "385", "--format", "json"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["emissions_kg"]["central"] == pytest.approx(31220, rel=0.002)
+    assert set(data["energy_kwh"]) >= {"low", "central", "high"}
+
+
+def test_train_human_shows_range_and_assumptions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main(["estimate", "train", "--model", "gpt-3", "--hardware", "V100",
+                  "--devices", "10000", "--intensity", "429"]) == 0
+    out = capsys.readouterr().out
+    assert "GPT-3 on V100" in out and "[" in out and "Assumptions:" in out and "mfu" in out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--params=-7e9", "--tokens", "1e12", "--hardware", "h100"], "params must be > 0"),
+    (["--params", "7e9", "--tokens", "1e12", "--hardware", "h100", "--mfu", "2"], "mfu"),
+    (["--model", "gpt3", "--hardware", "H10"], "did you mean H100-SXM"),
+])
+def test_train_bad_input_exit_2(argv: list[str], message: str,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main(["estimate", "train", "--intensity", "0", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_validate_training_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main(["validate", "--only", "training", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["training"]) == {"given_hours", "from_params", "summary"}
+    assert data["training"]["summary"]["pass"] is True
+
+
+def test_validate_training_human(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main(["validate", "--only", "training"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("PASS") == 4 and "P21-T4-GPT3" in out
+
+
+def test_hardware_and_models_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main(["hardware", "h100"]) == 0
+    out = capsys.readouterr().out
+    assert "H100-SXM" in out and "H100-PCIe" in out and "A100" not in out
+    assert _main(["models", "llama", "--format", "json"]) == 0
+    names = [m["name"] for m in json.loads(capsys.readouterr().out)]
+    assert "Llama-2-70B" in names and "GPT-3" not in names
+    assert _main(["models", "zzzz"]) == 2
