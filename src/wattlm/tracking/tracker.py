@@ -49,6 +49,9 @@ class Tracker:
             (:func:`wattlm.sensors.registry.probe_all` then ``select_sensors``).
         pid: root of the process tree that modelled sensors follow (default: this process).
         command: the command being measured (``wattlm run``), stored with the run.
+        distributed: None detects a ``torch.distributed`` job (rank 0 then stores one run for
+            the whole job, see :mod:`wattlm.tracking.distributed`); False measures this process
+            alone; True requires a job.
     """
 
     def __init__(
@@ -58,8 +61,11 @@ class Tracker:
         sensors: Sequence[Sensor] | None = None,
         pid: int | None = None,
         command: list[str] | None = None,
+        distributed: bool | None = None,
     ) -> None:
         self.settings = settings
+        self.distributed = distributed
+        self._job: Any = None
         self._given_sensors = list(sensors) if sensors is not None else None
         self._pid = pid
         self.command = command
@@ -92,9 +98,12 @@ class Tracker:
         if self.running:
             raise WattlmError("this tracker is already running; use a new wattlm.track()")
         from wattlm.carbon.intensity import resolve_region
+        from wattlm.tracking.distributed import JobSession
+
+        self._job = JobSession.begin(self.distributed, self.settings)  # strict: bad launcher vars
 
         self._grid = resolve_region(self.settings.region)  # strict: unknown region raises here
-        if self.settings.save:
+        if self.settings.save and (self._job is None or self._job.saves):
             from wattlm.store import open_store
 
             self._store = open_store(self.settings.db_path)  # strict: unwritable store raises
@@ -102,8 +111,11 @@ class Tracker:
         if sensors is None:
             from wattlm.sensors.registry import probe_all, select_sensors
 
-            sensors = select_sensors(probe_all(powercap_root=self.settings.powercap_root,
-                                               pid=self._pid))
+            sensors = select_sensors(probe_all(
+                powercap_root=self.settings.powercap_root,
+                pid=self._job.sensor_pid(self._pid) if self._job else self._pid))
+        if self._job is not None:  # this rank's GPUs; shared sensors on one rank per node
+            sensors = self._job.assign(sensors)
         if self.settings.baseline_s > 0:
             self._baseline_power_w = self._measure_baseline(sensors, self.settings.baseline_s)
         self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -112,7 +124,8 @@ class Tracker:
                 self.run_id = self._store.create_run(
                     project=self.settings.project, started_at=self._started_at,
                     devices=[s.info for s in sensors], host=socket.gethostname(),
-                    region=self._grid.code, command=self.command)
+                    region=self._grid.code if self.settings.region else None,
+                    command=self.command)
             except Exception as e:  # noqa: BLE001 - the job goes on without a store
                 self._warnings.append(warn(f"could not create the run in the store ({e}); "
                                            "measuring without saving", StoreWarning, "W302"))
@@ -138,6 +151,8 @@ class Tracker:
         while self._phase_stack:  # phases left open (an exception, a missing exit)
             self._close_phase(final)
         record = self._build_record(sampler, start, final, exit_code, status)
+        if self._job is not None:  # gather every rank's measurement to rank 0 (never raises)
+            record = self._job.finish(record)
         self._account(record, sampler)
         self._save(record)
         self.result = record
@@ -242,7 +257,7 @@ class Tracker:
             id=self.run_id, project=self.settings.project, started_at=self._started_at,
             duration_s=duration, energy_j=total, devices=devices,
             phases=sorted(self._phases, key=lambda p: (p.start_s, p.name)),
-            region=self._grid.code if self._grid is not None else None,
+            region=self._grid.code if self._grid is not None and self.settings.region else None,
             provenance=Provenance.weakest(*(d.provenance for d in devices)),
             degraded=sampler.degraded, warnings=warnings, status=status, exit_code=exit_code,
             command=self.command, host=socket.gethostname(),
@@ -267,8 +282,8 @@ class Tracker:
             record.intensity_g_per_kwh = float(intensity["value"])
         if isinstance(pue.get("value"), (int, float)):
             record.pue = float(pue["value"])
-        record.warnings.extend(w for w in fp.assumptions.get("warnings", [])
-                               if w not in record.warnings)
+        listed = fp.assumptions.get("warnings", {}).get("value", [])
+        record.warnings.extend(w for w in listed if w not in record.warnings)
 
     def _save(self, record: RunRecord) -> None:
         if self._store is None or record.id is None:
@@ -298,7 +313,7 @@ class Tracker:
 
     def _fresh(self) -> Tracker:
         return Tracker(self.settings, sensors=self._given_sensors, pid=self._pid,
-                       command=self.command)
+                       command=self.command, distributed=self.distributed)
 
     def __call__(self, func: F) -> F:
         """Decorate a function (sync or async): each call is measured as its own run."""
@@ -336,16 +351,20 @@ def track(
     powercap_root: str | None = None,
     sensors: Sequence[Sensor] | None = None,
     pid: int | None = None,
+    distributed: bool | None = None,
 ) -> Tracker:
     """Measure the energy, emissions and power of a block or function.
 
     Use as ``with wattlm.track(region="FR") as run: ...`` (``run.result`` afterwards), as a
     decorator ``@wattlm.track(project="x")``, or with ``start()``/``stop()``. Arguments override
     the settings files and ``WATTLM_*`` variables. Invalid settings raise
-    :class:`~wattlm.errors.ConfigError` here, before any work.
+    :class:`~wattlm.errors.ConfigError` here, before any work. In a ``torch.distributed``
+    job (torchrun, Accelerate, DeepSpeed) every rank calls ``track()`` and rank 0 stores one
+    run for the whole job; ``distributed=False`` turns this off.
     """
     settings = resolve_settings(
         region=region, project=project, interval_s=interval_s, db=db, save=save,
         baseline_s=baseline_s, pue=pue, intensity_g_per_kwh=intensity_g_per_kwh,
         powercap_root=powercap_root)
-    return Tracker(settings, sensors=sensors, pid=pid if pid is not None else os.getpid())
+    return Tracker(settings, sensors=sensors, pid=pid if pid is not None else os.getpid(),
+                   distributed=distributed)
