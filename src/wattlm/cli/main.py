@@ -23,6 +23,7 @@ COMMANDS = (
     "show",
     "env",
     "config_cmd",
+    "regions",
     "estimate",
     "validate",
     "catalog",

@@ -1,0 +1,39 @@
+"""``wattlm regions [QUERY] [--provider aws|gcp|azure]``: grid carbon intensity, searchable."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from wattlm.cli._output import add_format_option, emit, table
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``regions`` command."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "regions", help="search countries and cloud regions: grid carbon intensity, PUE",
+        description="List countries, Ember aggregates and cloud regions (aws:, gcp:, azure:) "
+        "whose code, name or place contains QUERY, with grid carbon intensity (gCO2e/kWh), "
+        "data year, source and the provider's published PUE.")
+    parser.add_argument("query", nargs="?", default=None,
+                        help="text to search for (e.g. france, us-east, FR)")
+    parser.add_argument("--provider", default=None,
+                        help="only this cloud provider's regions: aws, gcp or azure")
+    add_format_option(parser)
+    parser.set_defaults(handler=_handle)
+
+
+def _human(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no matching region"
+    body = [[r["code"], r["name"], f"{r['intensity_g_per_kwh']:.0f}", r["year"],
+             "-" if r["pue"] is None else f"{r['pue']:g}", r["source"]] for r in rows]
+    return table(["code", "name", "gCO2e/kWh", "year", "PUE", "source"], body)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from wattlm.carbon.intensity import search_regions
+
+    found = search_regions(args.query, provider=args.provider)
+    emit([g.to_dict() for g in found], args.format, _human)
+    return 0
