@@ -6,9 +6,9 @@ one into a single line on stderr and exit code 2. Warnings carry a stable code, 
 
     WattlmError
     ├── ConfigError          bad settings file, environment variable or argument
-    ├── UnknownNameError     a hardware, model, region or run that is not known ("did you mean")
+    ├── UnknownNameError     an unknown hardware, model, region or run ("did you mean")
     ├── InvalidInputError    a value out of range (negative energy, interval <= 0, MFU > 1, ...)
-    ├── SensorError          a sensor that cannot be read (raised inside sensors/, handled by the sampler)
+    ├── SensorError          a sensor that cannot be read (handled by the sampler)
     ├── StoreError           the run store cannot be opened, read or written
     ├── DataError            a packaged or user-supplied data file is malformed
     ├── DistributedError     inconsistent launcher variables or process-group state
@@ -147,4 +147,5 @@ def did_you_mean(name: str, choices: Iterable[str], what: str) -> UnknownNameErr
     if close:
         hint = " or ".join(lowered[c] for c in close)
         return UnknownNameError(f"unknown {what} {name!r}: did you mean {hint}?")
-    return UnknownNameError(f"unknown {what} {name!r}; known {what}s include: {', '.join(pool[:8])}")
+    known = ", ".join(pool[:8])
+    return UnknownNameError(f"unknown {what} {name!r}; known {what}s include: {known}")

@@ -164,7 +164,7 @@ class Footprint:
         """Software Carbon Intensity (ISO/IEC 21031): ``(E*I + M) / R``.
 
         Give exactly one functional unit. Tokens are reported per 1,000 tokens; requests and
-        samples per one. Returns ``{"unit": ..., "sci_g": Range, "energy_j": Range, "water_ml": Range}``.
+        samples per one. Returns ``{"unit", "sci_g", "energy_j", "water_ml"}``, values as Ranges.
         """
         given = {k: v for k, v in (("tokens", tokens), ("requests", requests),
                                    ("samples", samples)) if v is not None}

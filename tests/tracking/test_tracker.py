@@ -47,7 +47,8 @@ def test_context_manager_measures_energy_per_device_and_phase():
 
 
 def test_result_is_stored_and_round_trips(tmp_path):
-    with wattlm.track(region="DE", project="store-me", sensors=fakes(), db=str(tmp_path / "a.db")) as run:
+    db = str(tmp_path / "a.db")
+    with wattlm.track(region="DE", project="store-me", sensors=fakes(), db=db) as run:
         time.sleep(0.05)
     store = wattlm.open_store(str(tmp_path / "a.db"))
     try:

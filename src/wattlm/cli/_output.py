@@ -32,7 +32,7 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):
+    if hasattr(value, "value") and isinstance(value.value, str):
         return value.value
     return value
 
@@ -54,7 +54,10 @@ def format_number(value: float | None, digits: int = 3) -> str:
         return "0"
     if abs(value) >= 10 ** digits or abs(value) < 1e-3:
         return f"{value:.{digits}g}"
-    return f"{value:.{digits}g}" if abs(value) < 1 else f"{value:,.{max(digits - len(str(int(abs(value)))), 0)}f}"
+    if abs(value) < 1:
+        return f"{value:.{digits}g}"
+    decimals = max(digits - len(str(int(abs(value)))), 0)
+    return f"{value:,.{decimals}f}"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -131,7 +131,8 @@ class ReplaySensor(Sensor):
             return times, [v - values[0] for v in values]
         energy = [0.0]
         for i in range(1, len(times)):
-            energy.append(energy[-1] + 0.5 * (values[i] + values[i - 1]) * (times[i] - times[i - 1]))
+            step = 0.5 * (values[i] + values[i - 1]) * (times[i] - times[i - 1])
+            energy.append(energy[-1] + step)
         return times, energy
 
     def start(self) -> None:

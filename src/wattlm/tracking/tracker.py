@@ -227,8 +227,9 @@ class Tracker:
         period = max((s.info.update_period_s for s in sensors), default=0.0)
         if duration_s < period:
             self._warnings.append(warn(
-                f"{what} lasted {duration_s * 1000:.1f} ms, shorter than the {period * 1000:.0f} ms "
-                "update period of a counter: its energy is unreliable", MeasurementWarning, "W401"))
+                f"{what} lasted {duration_s * 1000:.1f} ms, shorter than the "
+                f"{period * 1000:.0f} ms update period of a counter: its energy is unreliable",
+                MeasurementWarning, "W401"))
 
     # -- result ----------------------------------------------------------------------------
     def _build_record(self, sampler: Sampler, start: Sample, final: Sample,
