@@ -40,9 +40,11 @@ class Settings:
     powercap_root: str = "/sys/class/powercap"
     pue: float | None = None
     intensity_g_per_kwh: float | None = None
+    intensity_series: str | None = None
     electricitymaps_token: str | None = None
     baseline_s: float = 0.0
     save: bool = True
+    distributed_timeout_s: float = 30.0
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

@@ -150,3 +150,27 @@ def test_short_run_is_flagged_against_counter_update_period():
     with wattlm.track(region="FR", sensors=[slow], save=False) as run:
         pass
     assert any("W401" in w for w in run.result.warnings)
+
+
+def test_intensity_series_is_energy_weighted_over_the_run(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    rows = ["timestamp,g_per_kwh"]
+    for offset, value in ((-1, 900.0), (0, 123.0), (1, 123.0), (2, 900.0)):
+        rows.append(f"{(hour + timedelta(hours=offset)).isoformat()},{value}")
+    series = tmp_path / "series.csv"
+    series.write_text("\n".join(rows) + "\n")
+    with wattlm.track(region="FR", sensors=fakes(), interval_s=0.02, save=False,
+                      intensity_series=str(series)) as run:
+        time.sleep(0.1)
+    # the run lies within hours 0..1, both at 123 g/kWh
+    assert run.result.intensity_g_per_kwh == pytest.approx(123.0)
+    assert run.result.emissions_g == pytest.approx(run.result.energy_kwh * run.result.pue * 123.0)
+
+
+def test_bad_intensity_series_is_rejected_before_work(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("time,value\n")
+    with pytest.raises(wattlm.WattlmError):
+        wattlm.track(region="FR", sensors=fakes(), intensity_series=str(bad)).start()

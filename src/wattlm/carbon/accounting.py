@@ -239,7 +239,11 @@ def account_run(record: RunRecord, samples: Sequence[Sample] | None = None, *,
     notes: list[str] = []
     series: IntensitySeries | None = None
     timeline = _timeline(samples) if samples and len(samples) >= 2 else None
-    if settings.electricitymaps_token and intensity is None:
+    if settings.intensity_series and intensity is None and timeline is not None:
+        from wattlm.carbon.series import load_series
+
+        series = load_series(settings.intensity_series, allow_gaps=True)
+    elif settings.electricitymaps_token and intensity is None:
         from wattlm.carbon.live import ElectricityMapsClient, live_intensity, live_series
         grid = resolve_region(region)
         client = ElectricityMapsClient(settings.electricitymaps_token)

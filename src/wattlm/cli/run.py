@@ -29,6 +29,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--baseline", type=float, metavar="SECONDS",
                         help="measure idle power this long first and report net energy too")
     parser.add_argument("--pue", type=float, help="power usage effectiveness (>= 1.0)")
+    parser.add_argument("--intensity-series", metavar="CSV",
+                        help="hourly (or finer) grid intensity, columns timestamp,g_per_kwh; "
+                        "energy-weighted over the run")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the run as JSON to FILE")
     parser.add_argument("--quiet", action="store_true", help="no summary on stderr")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
@@ -70,7 +73,8 @@ def handle(args: argparse.Namespace) -> int:
     settings = resolve_settings(region=args.region, project=args.project,
                                 interval_s=args.interval, db=args.db,
                                 save=False if args.no_save else None,
-                                baseline_s=args.baseline, pue=args.pue)
+                                baseline_s=args.baseline, pue=args.pue,
+                                intensity_series=args.intensity_series)
     try:
         result = run_command(Tracker(settings), command)
     except CommandNotFoundError as e:

@@ -103,6 +103,10 @@ class Tracker:
         self._job = JobSession.begin(self.distributed, self.settings)  # strict: bad launcher vars
 
         self._grid = resolve_region(self.settings.region)  # strict: unknown region raises here
+        if self.settings.intensity_series:
+            from wattlm.carbon.series import load_series
+
+            load_series(self.settings.intensity_series, allow_gaps=True)  # strict: bad file raises
         if self.settings.save and (self._job is None or self._job.saves):
             from wattlm.store import open_store
 
@@ -349,6 +353,7 @@ def track(
     baseline_s: float | None = None,
     pue: float | None = None,
     intensity_g_per_kwh: float | None = None,
+    intensity_series: str | None = None,
     powercap_root: str | None = None,
     sensors: Sequence[Sensor] | None = None,
     pid: int | None = None,
@@ -366,6 +371,6 @@ def track(
     settings = resolve_settings(
         region=region, project=project, interval_s=interval_s, db=db, save=save,
         baseline_s=baseline_s, pue=pue, intensity_g_per_kwh=intensity_g_per_kwh,
-        powercap_root=powercap_root)
+        intensity_series=intensity_series, powercap_root=powercap_root)
     return Tracker(settings, sensors=sensors, pid=pid if pid is not None else os.getpid(),
                    distributed=distributed)
