@@ -36,6 +36,7 @@ class Settings:
     region: str | None = None
     project: str = "default"
     interval_s: float = 1.0
+    flush_s: float = 10.0
     db: str | None = None
     powercap_root: str = "/sys/class/powercap"
     pue: float | None = None
@@ -64,8 +65,8 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
     try:
         if "float" in annotation:
             number = float(value)
-            if name == "interval_s" and number <= 0:
-                raise ConfigError(f"{origin}: interval_s must be > 0 seconds, got {value!r}")
+            if name in ("interval_s", "flush_s") and number <= 0:
+                raise ConfigError(f"{origin}: {name} must be > 0 seconds, got {value!r}")
             if name in ("baseline_s", "intensity_g_per_kwh") and number < 0:
                 raise ConfigError(f"{origin}: {name} must be >= 0, got {value!r}")
             if name == "pue" and number < 1.0:

@@ -134,7 +134,8 @@ class Tracker:
                 self._warnings.append(warn(f"could not create the run in the store ({e}); "
                                            "measuring without saving", StoreWarning, "W302"))
                 self._store = None
-        self._sampler = Sampler(sensors, self.settings.interval_s, on_flush=self._flush)
+        self._sampler = Sampler(sensors, self.settings.interval_s, on_flush=self._flush,
+                                flush_every_s=self.settings.flush_s)
         self._start_sample = self._sampler.start()
         with _active_lock:
             _active.append(self)
@@ -348,6 +349,7 @@ def track(
     region: str | None = None,
     project: str | None = None,
     interval_s: float | None = None,
+    flush_s: float | None = None,
     db: str | None = None,
     save: bool | None = None,
     baseline_s: float | None = None,
@@ -369,7 +371,7 @@ def track(
     run for the whole job; ``distributed=False`` turns this off.
     """
     settings = resolve_settings(
-        region=region, project=project, interval_s=interval_s, db=db, save=save,
+        region=region, project=project, interval_s=interval_s, flush_s=flush_s, db=db, save=save,
         baseline_s=baseline_s, pue=pue, intensity_g_per_kwh=intensity_g_per_kwh,
         intensity_series=intensity_series, powercap_root=powercap_root)
     return Tracker(settings, sensors=sensors, pid=pid if pid is not None else os.getpid(),
