@@ -160,10 +160,14 @@ def match_cpu_tdp(model_name: str) -> TdpMatch | None:
         The match, or None when the CPU is unknown.
     """
     wanted = _tokens(model_name)
-    if not wanted:
+    numbers = [t for t in wanted if any(ch.isdigit() for ch in t)]
+    if not numbers:
         return None
     best: tuple[int, TdpMatch] | None = None
     for name, tdp_w, source in load_tdp_table():
+        lowered = name.lower()
+        if not any(number in lowered for number in numbers):  # cheap necessary condition
+            continue
         tokens = _tokens(name)
         if not tokens or not tokens <= wanted or not any(ch.isdigit() for ch in "".join(tokens)):
             continue
