@@ -63,6 +63,10 @@ def _register_train(subsub: Any) -> None:
     p.add_argument("--seq-len", type=int, help="sequence length (adds attention FLOPs)")
     p.add_argument("--precision", default="bf16", help="training precision (default bf16)")
     add_format_option(p)
+    p.add_argument("--report", choices=("md", "html", "json", "model-card", "disclosure"),
+                   default=None, help="write a report of the estimate (see `wattlm report`)")
+    p.add_argument("-o", "--output", default=None, metavar="FILE",
+                   help="file for --report (default: standard output)")
     p.set_defaults(handler=_train)
 
 
@@ -76,6 +80,12 @@ def _train(args: argparse.Namespace) -> int:
         hours=args.hours, device_hours=args.device_hours, mfu=args.mfu, power_w=args.power_w,
         pue=args.pue, region=args.region, intensity=args.intensity, seq_len=args.seq_len,
         precision=args.precision)
+    if getattr(args, "report", None):
+        from wattlm.cli.report import write_text
+        from wattlm.report import render
+
+        write_text(render(est, args.report), args.output)
+        return 0
     emit(est.to_dict(), args.format, _human)
     return 0
 

@@ -27,6 +27,9 @@ COMMANDS = (
     "estimate",
     "validate",
     "catalog",
+    "report",
+    "compare",
+    "whatif",
 )
 
 

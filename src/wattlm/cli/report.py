@@ -1,0 +1,95 @@
+"""``wattlm report RUN``: Markdown, self-contained HTML, JSON, model-card or disclosure document."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+FORMATS = ("md", "html", "json", "model-card", "disclosure")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``report`` command."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "report", help="turn a stored run into a document: md, html, json, model card, disclosure",
+        description="Write a report of a stored run: Markdown (papers, READMEs), a "
+        "self-contained HTML page with plots, JSON, the Hugging Face model-card "
+        "co2_eq_emissions block (grams), or an energy disclosure after EU AI Act Annex XI.")
+    parser.add_argument("run", help="run id (see `wattlm runs`), or 'last'")
+    parser.add_argument("--format", choices=FORMATS, default="md",
+                        help="document format (default: md)")
+    parser.add_argument("-o", "--output", default=None, metavar="FILE",
+                        help="write to FILE instead of standard output")
+    parser.add_argument("--db", default=None, help="run store (default: the configured one)")
+    parser.add_argument("--training-type", choices=("pre-training", "fine-tuning"), default=None,
+                        help="model card: training_type")
+    parser.add_argument("--model-name", default=None, help="disclosure: the model's name")
+    parser.add_argument("--provider", default=None, help="disclosure: the model's provider")
+    parser.set_defaults(handler=_handle)
+
+
+def load_run(ref: str, db: str | None) -> tuple[Any, list[Any], list[Any]]:
+    """The record, devices and samples of run ``ref`` (an id or ``last``).
+
+    Raises:
+        InvalidInputError: ``ref`` is neither an integer nor ``last``.
+        UnknownNameError: no such run in the store.
+    """
+    from wattlm.config import resolve_settings
+    from wattlm.errors import InvalidInputError, UnknownNameError
+    from wattlm.store import open_store
+
+    settings = resolve_settings(db=db)
+    store = open_store(settings.db_path)
+    try:
+        if ref.strip().lower() in ("last", "latest"):
+            runs = store.list_runs(limit=1)
+            if not runs or runs[0].id is None:
+                raise UnknownNameError(f"no runs in the store {settings.db_path}")
+            run_id = runs[0].id
+        else:
+            try:
+                run_id = int(ref)
+            except ValueError:
+                raise InvalidInputError(f"run must be an integer id or 'last', got {ref!r}") \
+                    from None
+        record = store.get_run(run_id)
+        devices, samples = store.samples(run_id)
+    finally:
+        store.close()
+    return record, list(devices), list(samples)
+
+
+def write_text(text: str, output: str | None) -> None:
+    """Write ``text`` to ``output`` (a file) or standard output.
+
+    Raises:
+        InvalidInputError: the file cannot be written.
+    """
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        return
+    from wattlm.errors import InvalidInputError
+
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as e:
+        raise InvalidInputError(f"cannot write {output}: {e.strerror or e}") from e
+    print(f"wrote {output}", file=sys.stderr)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from wattlm.report import render
+
+    record, devices, samples = load_run(args.run, args.db)
+    options: dict[str, Any] = {}
+    if args.format == "model-card" and args.training_type:
+        options["training_type"] = args.training_type
+    if args.format == "disclosure":
+        options.update({k: v for k, v in (("model_name", args.model_name),
+                                          ("provider", args.provider)) if v})
+    text = render(record, args.format, devices=devices, samples=samples, **options)
+    write_text(text, args.output)
+    return 0

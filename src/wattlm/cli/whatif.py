@@ -1,0 +1,59 @@
+"""``wattlm whatif RUN``: the same run in other regions, hours, hardware or PUE."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from wattlm.cli._output import add_format_option, emit, format_number, table
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``whatif`` command."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "whatif", help="the same run in other regions, hours, hardware or PUE",
+        description="Take a stored run's energy and show what it would emit in the "
+        "lowest-carbon regions (all, or one cloud provider's), at the lowest-carbon hours of an "
+        "intensity series, on other hardware (estimator's energy-per-FLOP ratio) or with "
+        "another PUE, sorted by saving.")
+    parser.add_argument("run", help="run id (see `wattlm runs`), or 'last'")
+    parser.add_argument("--db", default=None, help="run store (default: the configured one)")
+    parser.add_argument("--provider", default=None,
+                        help="only this provider's regions (aws, gcp, azure); default all")
+    parser.add_argument("--region", action="append", default=None, metavar="REGION",
+                        help="compare with these regions only (repeatable)")
+    parser.add_argument("--no-regions", action="store_true", help="skip the region scenarios")
+    parser.add_argument("--top", type=int, default=5, help="lowest-carbon regions to show")
+    parser.add_argument("--series", default=None, metavar="CSV",
+                        help="hourly intensity series (timestamp,g_per_kwh) for the best hours")
+    parser.add_argument("--hardware", action="append", default=[], metavar="NAME",
+                        help="other hardware to compare (repeatable; catalogue names)")
+    parser.add_argument("--current-hardware", default=None,
+                        help="the part the run used, if its GPUs are not in the catalogue")
+    parser.add_argument("--pue", type=float, default=None, help="another PUE to try")
+    add_format_option(parser)
+    parser.set_defaults(handler=_handle)
+
+
+def _human(data: dict[str, Any]) -> str:
+    basis = data["basis"]
+    head = (f"{basis['label']}: {format_number(basis['energy_kwh'])} kWh x PUE "
+            f"{basis['pue']:g} x {format_number(basis['intensity_g_per_kwh'])} g/kWh = "
+            f"{format_number(data['baseline_emissions_g'])} g CO2e")
+    rows = [[s["kind"], s["label"], format_number(s["emissions_g"]),
+             format_number(s["saving_g"]), f"{s['saving_pct']:.0f} %", s["note"]]
+            for s in data["scenarios"]]
+    body = table(["kind", "scenario", "g CO2e", "saving (g)", "saving", "note"], rows)
+    return "\n".join([head, "", body, *data["notes"]])
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from wattlm.cli.report import load_run
+    from wattlm.compare.whatif import whatif
+
+    record, _, _ = load_run(args.run, args.db)
+    regions: Any = None if args.no_regions else (args.region or args.provider or "all")
+    result = whatif(record, regions=regions, top=args.top, series=args.series,
+                    hardware=args.hardware, current_hardware=args.current_hardware, pue=args.pue)
+    emit(result.to_dict(), args.format, _human)
+    return 0

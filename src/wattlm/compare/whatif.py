@@ -1,0 +1,274 @@
+"""What if the same work ran in another region, at other hours, on other hardware or PUE.
+
+Every scenario keeps the work fixed and changes one factor of operational emissions
+``E x PUE x I`` (E: IT energy in kWh, I: grid intensity in g/kWh):
+
+* **region**: the same E and PUE at another grid's annual intensity (the lowest-carbon
+  countries, or the regions of one cloud provider, or a given list);
+* **hours**: the same E and PUE at the lowest-carbon contiguous window of a supplied intensity
+  series, as long as the run (whole series cells);
+* **hardware**: E scaled by the estimator's ratio of energy per FLOP, ``(TDP / peak FLOP/s)``
+  of the other part over that of the current one; utilisation (MFU) and the power fraction are
+  assumed equal on both, so they cancel;
+* **pue**: the same E and I at another PUE.
+
+Scenarios are sorted by saving (grams, largest first).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from wattlm.errors import InvalidInputError
+from wattlm.records import RunRecord
+
+__all__ = ["Basis", "Scenario", "WhatIfResult", "basis_of", "hardware_energy_ratio", "whatif"]
+
+
+@dataclass(frozen=True)
+class Basis:
+    """The run or estimate being varied: IT energy, PUE, intensity, duration, place, hardware."""
+
+    energy_kwh: float
+    pue: float
+    intensity_g_per_kwh: float
+    duration_s: float | None
+    region: str | None
+    hardware: str | None
+    label: str
+
+    @property
+    def emissions_g(self) -> float:
+        """Operational emissions ``E x PUE x I`` (g)."""
+        return self.energy_kwh * self.pue * self.intensity_g_per_kwh
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One alternative and what it would emit."""
+
+    kind: str
+    label: str
+    energy_kwh: float
+    pue: float
+    intensity_g_per_kwh: float
+    emissions_g: float
+    saving_g: float
+    saving_pct: float
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass
+class WhatIfResult:
+    """The baseline and the scenarios, sorted by saving (largest first)."""
+
+    basis: Basis
+    scenarios: list[Scenario] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per scenario, largest saving first."""
+        return [s.to_dict() for s in self.scenarios]
+
+    def best(self) -> Scenario | None:
+        """The scenario that saves the most, if any saves anything."""
+        return self.scenarios[0] if self.scenarios and self.scenarios[0].saving_g > 0 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"basis": asdict(self.basis), "baseline_emissions_g": self.basis.emissions_g,
+                "scenarios": self.table(), "notes": list(self.notes)}
+
+
+def _scenario(basis: Basis, kind: str, label: str, energy_kwh: float, pue: float,
+              intensity: float, note: str = "") -> Scenario:
+    emissions = energy_kwh * pue * intensity
+    saving = basis.emissions_g - emissions
+    pct = saving / basis.emissions_g * 100.0 if basis.emissions_g > 0 else 0.0
+    return Scenario(kind, label, energy_kwh, pue, intensity, emissions, saving, pct, note)
+
+
+def _catalog_name(name: str) -> str | None:
+    try:
+        from wattlm.catalog.hardware import get_hardware
+
+        return get_hardware(name).name
+    except Exception:  # noqa: BLE001 - a device name that is not in the catalogue
+        return None
+
+
+def basis_of(subject: Any) -> Basis:
+    """What :func:`whatif` varies, from a run record or an estimate.
+
+    Raises:
+        InvalidInputError: the subject has no energy, or no intensity can be found.
+    """
+    if isinstance(subject, Basis):
+        return subject
+    if isinstance(subject, RunRecord):
+        intensity = subject.intensity_g_per_kwh
+        if intensity is None:
+            from wattlm.carbon.intensity import resolve_region
+
+            intensity = resolve_region(subject.region).intensity_g_per_kwh
+        gpus = [d.name for d in subject.devices if d.kind == "gpu"]
+        hardware = next((n for n in map(_catalog_name, gpus) if n), None)
+        return Basis(subject.energy_kwh, subject.pue or 1.0, float(intensity), subject.duration_s,
+                     subject.region, hardware,
+                     f"run {subject.id}" if subject.id is not None else "this run")
+    from wattlm.report._data import build_report_data
+
+    data = build_report_data(subject)
+    if data.intensity_g_per_kwh is None:
+        raise InvalidInputError("the estimate carries no grid intensity; give it a region")
+    hardware = _catalog_name(data.hardware.split(" x ")[-1]) if data.hardware else None
+    return Basis(data.energy_kwh.central, data.pue or 1.0, data.intensity_g_per_kwh,
+                 data.duration_s, data.region, hardware, data.kind)
+
+
+def hardware_energy_ratio(current: str, other: str, precision: str = "bf16") -> float:
+    """Energy on ``other`` over energy on ``current`` for the same FLOPs.
+
+    ``(TDP_other / peak_other) / (TDP_current / peak_current)`` at ``precision``: the
+    estimator's energy ``FLOPs / (peak x MFU) x TDP x power fraction`` with MFU and the power
+    fraction equal on both parts.
+
+    Raises:
+        UnknownNameError: a part not in the catalogue ("did you mean").
+        InvalidInputError: a part without a TDP or a peak figure.
+    """
+    from wattlm.catalog.hardware import get_hardware
+
+    cur, new = get_hardware(current), get_hardware(other)
+    cur_j_per_flop = cur.require_tdp_w() / cur.peak_flops(precision)
+    new_j_per_flop = new.require_tdp_w() / new.peak_flops(precision)
+    return new_j_per_flop / cur_j_per_flop
+
+
+def _region_candidates(regions: str | Sequence[str]) -> list[Any]:
+    from wattlm.carbon.intensity import PROVIDERS, resolve_region, search_regions
+
+    if isinstance(regions, str):
+        key = regions.strip().lower()
+        if key == "all":
+            return [g for g in search_regions(None) if g.provider or (
+                g.country_iso2 and g.code == g.country_iso2)]
+        if key in PROVIDERS:
+            return search_regions(None, provider=key)
+        raise InvalidInputError(f"regions must be 'all', a provider ({', '.join(PROVIDERS)}) "
+                                f"or a list of regions, got {regions!r}")
+    return [resolve_region(r) for r in regions]
+
+
+def _best_window(series: Any, duration_s: float) -> tuple[float, float, int]:
+    """(start Unix s, mean intensity, cells) of the lowest-mean contiguous window."""
+    cells = max(1, math.ceil(duration_s / series.step_s - 1e-9))
+    times, values = series.times_s, series.values_g_per_kwh
+    if cells > len(values):
+        raise InvalidInputError(f"the intensity series covers {len(values)} x "
+                                f"{series.step_s:.0f} s, shorter than the run "
+                                f"({duration_s:.0f} s)")
+    best: tuple[float, float, int] | None = None
+    for start in range(len(values) - cells + 1):
+        if times[start + cells - 1] - times[start] > (cells - 1) * series.step_s + 1e-6:
+            continue  # a gap inside the window
+        mean = sum(values[start:start + cells]) / cells
+        if best is None or mean < best[1]:
+            best = (times[start], mean, cells)
+    if best is None:
+        raise InvalidInputError("the intensity series has no gap-free window as long as the run")
+    return best
+
+
+def whatif(
+    subject: Any,
+    *,
+    regions: str | Sequence[str] | None = "all",
+    top: int = 5,
+    series: Any = None,
+    hardware: Sequence[str] = (),
+    current_hardware: str | None = None,
+    precision: str = "bf16",
+    pue: float | None = None,
+) -> WhatIfResult:
+    """The same run or estimate in other regions, hours, hardware or PUE, sorted by saving.
+
+    Args:
+        subject: a :class:`~wattlm.records.RunRecord`, an estimate, or a :class:`Basis`.
+        regions: ``"all"`` (countries and cloud regions), a provider (``"aws"``, ``"gcp"``,
+            ``"azure"``), a list of regions, or None to skip.
+        top: how many of the lowest-carbon regions to list.
+        series: a :class:`~wattlm.carbon.series.IntensitySeries` (or a CSV path) of hourly
+            intensities; adds the lowest-carbon window as long as the run.
+        hardware: other parts to compare (catalogue names).
+        current_hardware: the part the run used (default: its GPUs if in the catalogue).
+        precision: precision for the hardware ratio (``bf16``, ``fp16``, ``fp32``...).
+        pue: another PUE to try.
+
+    Raises:
+        InvalidInputError: bad ``top``/``pue``, hardware asked without a known current part,
+            a series shorter than the run.
+        UnknownNameError: an unknown region or hardware name.
+    """
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise InvalidInputError(f"top must be an integer >= 1, got {top!r}")
+    if pue is not None and (not math.isfinite(pue) or pue < 1.0):
+        raise InvalidInputError(f"pue must be >= 1.0, got {pue!r}")
+    basis = basis_of(subject)
+    result = WhatIfResult(basis)
+    scenarios: list[Scenario] = []
+    if regions is not None:
+        seen: set[str] = set()
+        candidates = sorted(_region_candidates(regions),
+                            key=lambda g: (g.intensity_g_per_kwh, g.code))
+        for grid in candidates:
+            if grid.code in seen or grid.code == basis.region:
+                continue
+            seen.add(grid.code)
+            year = f", {grid.year}" if grid.year else ""
+            scenarios.append(_scenario(basis, "region", f"{grid.name} ({grid.code})",
+                                       basis.energy_kwh, basis.pue, grid.intensity_g_per_kwh,
+                                       f"annual average{year}; same PUE"))
+            if len(seen) >= top:
+                break
+    if series is not None:
+        if not hasattr(series, "values_g_per_kwh"):
+            from wattlm.carbon.series import load_series
+
+            series = load_series(series)
+        if basis.duration_s is None:
+            raise InvalidInputError("the lowest-carbon hours need the run's duration")
+        from datetime import datetime, timezone
+
+        start, mean, cells = _best_window(series, basis.duration_s)
+        when = datetime.fromtimestamp(start, tz=timezone.utc).isoformat(timespec="minutes")
+        scenarios.append(_scenario(
+            basis, "hours", f"start at {when}", basis.energy_kwh, basis.pue, mean,
+            f"lowest mean of {cells} x {series.step_s / 3600:g} h in {series.source}"))
+    if hardware:
+        current = current_hardware or basis.hardware
+        if current is None:
+            raise InvalidInputError("comparing hardware needs the part the run used: pass "
+                                    "current_hardware= (e.g. 'A100-80GB')")
+        for name in hardware:
+            ratio = hardware_energy_ratio(current, name, precision)
+            scenarios.append(_scenario(
+                basis, "hardware", name, basis.energy_kwh * ratio, basis.pue,
+                basis.intensity_g_per_kwh,
+                f"energy x {ratio:.3g} (TDP / peak {precision} FLOP/s vs {current})"))
+    if pue is not None:
+        scenarios.append(_scenario(basis, "pue", f"PUE {pue:g}", basis.energy_kwh, pue,
+                                   basis.intensity_g_per_kwh, f"from PUE {basis.pue:g}"))
+    scenarios.sort(key=lambda s: (-s.saving_g, s.kind, s.label))
+    result.scenarios = scenarios
+    if not scenarios:
+        result.notes.append("no scenario asked for: give regions, series, hardware or pue")
+    return result
+

@@ -1,0 +1,331 @@
+"""One neutral description of what a report shows, built from a run or an estimate.
+
+Every renderer (Markdown, HTML, model card, disclosure, JSON) reads a :class:`ReportData`, so a
+measured run and an analytic estimate are reported the same way; only ``kind`` and the
+provenance labels say which one it is. Internal units: J, s, W, g, L; kWh only for display.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from wattlm.errors import InvalidInputError
+from wattlm.records import DeviceInfo, RunRecord, Sample
+from wattlm.units import Provenance, Range, j_to_kwh
+
+__all__ = ["EquivalentRow", "ReportData", "build_report_data", "fmt_range", "fmt_value"]
+
+_UNITS = ("tokens", "requests", "samples")
+
+
+@dataclass(frozen=True)
+class EquivalentRow:
+    """``value`` ``unit`` of ``label``, with its source."""
+
+    label: str
+    value: float
+    unit: str
+    source: str
+
+
+@dataclass
+class ReportData:
+    """Everything a report prints, in internal units, with provenance.
+
+    Attributes:
+        kind: ``"measured run"``, ``"training estimate"``, ``"inference estimate"`` or
+            ``"estimate"``.
+        title: heading (the project or model name; user-supplied, escape before HTML).
+        energy_kwh: IT energy (devices), before PUE.
+        facility_energy_kwh: energy x PUE.
+        emissions_g: operational emissions (energy x PUE x intensity).
+        embodied_g: the run's share of manufacturing emissions (None when not accounted).
+        water_l: water (None when not accounted).
+    """
+
+    kind: str
+    title: str
+    subject_id: str
+    created_at: str
+    energy_kwh: Range
+    facility_energy_kwh: Range
+    emissions_g: Range
+    embodied_g: Range | None
+    water_l: Range | None
+    pue: float | None
+    pue_source: str
+    intensity_g_per_kwh: float | None
+    intensity_source: str
+    region: str | None
+    duration_s: float | None
+    provenance: Provenance | None
+    method: str
+    hardware: str
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    assumptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    equivalents: list[EquivalentRow] = field(default_factory=list)
+    per_unit: list[dict[str, Any]] = field(default_factory=list)
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    device_infos: list[DeviceInfo] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_g(self) -> Range:
+        """Operational plus embodied emissions."""
+        return self.emissions_g + self.embodied_g if self.embodied_g else self.emissions_g
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (the source record or estimate is under ``"subject"``)."""
+        def rng(r: Range | None) -> dict[str, Any] | None:
+            return None if r is None else r.to_dict()
+
+        return {
+            "kind": self.kind, "title": self.title, "subject_id": self.subject_id,
+            "created_at": self.created_at,
+            "energy_kwh": rng(self.energy_kwh),
+            "facility_energy_kwh": rng(self.facility_energy_kwh),
+            "emissions_g": rng(self.emissions_g), "embodied_g": rng(self.embodied_g),
+            "total_g": rng(self.total_g), "water_l": rng(self.water_l),
+            "pue": self.pue, "pue_source": self.pue_source,
+            "intensity_g_per_kwh": self.intensity_g_per_kwh,
+            "intensity_source": self.intensity_source, "region": self.region,
+            "duration_s": self.duration_s,
+            "provenance": self.provenance.value if self.provenance else None,
+            "method": self.method, "hardware": self.hardware, "devices": self.devices,
+            "phases": self.phases, "assumptions": self.assumptions, "warnings": self.warnings,
+            "equivalents": [e.__dict__ for e in self.equivalents],
+            "per_unit": [{k: (v.to_dict() if isinstance(v, Range) else v) for k, v in row.items()}
+                         for row in self.per_unit],
+            "subject": self.raw,
+        }
+
+
+def fmt_value(value: float | None, digits: int = 3) -> str:
+    """A number with ``digits`` significant figures and thousands separators ("-" for None)."""
+    if value is None:
+        return "-"
+    if value == 0:
+        return "0"
+    if abs(value) >= 1e6 or abs(value) < 1e-3:
+        return f"{value:.{digits}g}"
+    text = f"{value:,.{digits}g}" if abs(value) < 10 ** digits else f"{value:,.0f}"
+    return text
+
+
+def fmt_range(value: Range | None, unit: str = "", digits: int = 3) -> str:
+    """``central unit`` or ``central unit (low–high)`` when the range has a spread."""
+    if value is None:
+        return "-"
+    suffix = f" {unit}" if unit else ""
+    central = fmt_value(value.central, digits)
+    if value.low == value.high:
+        return f"{central}{suffix}"
+    return f"{central}{suffix} ({fmt_value(value.low, digits)}–{fmt_value(value.high, digits)})"
+
+
+def _assumption_value(assumptions: dict[str, dict[str, Any]], key: str) -> tuple[Any, str]:
+    entry = assumptions.get(key)
+    if not isinstance(entry, dict):
+        return None, ""
+    return entry.get("value"), str(entry.get("source") or "")
+
+
+def _equivalents(emissions_g: float, energy_kwh: float) -> list[EquivalentRow]:
+    try:
+        from wattlm.carbon.equivalents import equivalents
+    except ImportError:  # the accounting tables are not installed in this build
+        return []
+    try:
+        found = equivalents(max(emissions_g, 0.0) / 1000.0, max(energy_kwh, 0.0))
+    except Exception:  # noqa: BLE001 - a report must not fail for want of an equivalent
+        return []
+    return [EquivalentRow(e.label, e.value, e.unit, e.source) for e in found]
+
+
+def _per_unit(footprint: Any, counts: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for unit in _UNITS:
+        count = counts.get(unit)
+        if isinstance(count, (int, float)) and not isinstance(count, bool) and count > 0:
+            rows.append(footprint.per_unit(**{unit: float(count)}))
+    return rows
+
+
+def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
+              samples: list[Sample] | None) -> ReportData:
+    prov = record.provenance
+    energy = Range.exact(record.energy_kwh, prov)
+    fp = record.footprint
+    pue = record.pue
+    intensity = record.intensity_g_per_kwh
+    assumptions: dict[str, dict[str, Any]] = dict(fp.assumptions) if fp else {}
+    pue_value, pue_source = _assumption_value(assumptions, "pue")
+    int_value, int_source = _assumption_value(assumptions, "intensity")
+    if isinstance(pue_value, (int, float)):
+        pue = float(pue_value)
+    if isinstance(int_value, (int, float)):
+        intensity = float(int_value)
+    if fp is not None:  # the footprint's energy is IT energy, before PUE
+        emissions = fp.emissions_kg * 1000.0
+        embodied: Range | None = fp.embodied_kg * 1000.0
+        water: Range | None = fp.water_l
+        per_unit = _per_unit(fp, record.extra)
+    else:
+        emissions = Range.exact(record.emissions_g, Provenance.weakest(prov, Provenance.ESTIMATED))
+        embodied, water, per_unit = None, None, []
+    facility = energy * pue
+    device_rows = [d.to_dict() for d in record.devices]
+    phase_rows = [p.to_dict() for p in record.phases]
+    kinds = sorted({f"{d.kind}" for d in record.devices})
+    hardware = ", ".join(d.name for d in record.devices) or "no device recorded"
+    facts = [
+        ("Run", str(record.id) if record.id is not None else "(not saved)"),
+        ("Project", record.project),
+        ("Started", record.started_at or "-"),
+        ("Duration", f"{record.duration_s:,.1f} s"),
+        ("Host", record.host or "-"),
+        ("Status", record.status + (f" (exit code {record.exit_code})"
+                                    if record.exit_code is not None else "")),
+        ("Mean / peak power", f"{fmt_value(record.mean_power_w)} W / "
+                              f"{fmt_value(record.peak_power_w)} W"),
+    ]
+    if record.command:
+        facts.append(("Command", " ".join(record.command)))
+    if record.net_energy_j is not None:
+        facts.append(("Energy above idle baseline",
+                      f"{fmt_value(j_to_kwh(record.net_energy_j))} kWh "
+                      f"(baseline {fmt_value(record.baseline_power_w)} W)"))
+    if record.degraded:
+        facts.append(("Degraded", "yes: a sensor failed during the run (see warnings)"))
+    method = (
+        "Measured with wattlm: energy counters or sampled power of each device "
+        f"({', '.join(kinds) or 'none'}) integrated over the run; operational emissions = "
+        "energy x PUE x grid carbon intensity; embodied = manufacturing emissions x run time / "
+        "device lifetime; water = on-site WUE x energy + grid water intensity x energy x PUE."
+    )
+    return ReportData(
+        kind="measured run", title=record.project or "run",
+        subject_id=str(record.id) if record.id is not None else "-",
+        created_at=_now(), energy_kwh=energy, facility_energy_kwh=facility,
+        emissions_g=emissions, embodied_g=embodied, water_l=water, pue=pue,
+        pue_source=pue_source or "run setting", intensity_g_per_kwh=intensity,
+        intensity_source=int_source or "run setting", region=record.region,
+        duration_s=record.duration_s, provenance=prov, method=method, hardware=hardware,
+        devices=device_rows, phases=phase_rows, assumptions=assumptions,
+        warnings=list(record.warnings),
+        equivalents=_equivalents(emissions.central, facility.central),
+        per_unit=per_unit, facts=facts, device_infos=list(devices or []),
+        samples=list(samples or []), raw=record.to_dict(),
+    )
+
+
+def _from_estimate(estimate: Any) -> ReportData:
+    name = type(estimate).__name__.lower()
+    kind = ("training estimate" if "train" in name else
+            "inference estimate" if "infer" in name else "estimate")
+    fp = getattr(estimate, "footprint", None)
+    energy = fp.energy_kwh if fp is not None else getattr(estimate, "energy_kwh", None)
+    if not isinstance(energy, Range):
+        raise InvalidInputError(f"cannot report a {type(estimate).__name__}: it has no "
+                                "energy_kwh Range and no footprint")
+    raw: dict[str, Any] = estimate.to_dict() if hasattr(estimate, "to_dict") else {}
+    assumptions: dict[str, dict[str, Any]] = {}
+    for source in (getattr(estimate, "assumptions", None), fp.assumptions if fp else None):
+        if isinstance(source, dict):
+            for key, value in source.items():
+                assumptions.setdefault(str(key), value if isinstance(value, dict)
+                                       else {"value": value, "source": "", "provenance": None})
+    pue_value, pue_source = _assumption_value(assumptions, "pue")
+    int_value, int_source = _assumption_value(assumptions, "intensity")
+    pue_source = pue_source or str(_assumption_value(assumptions, "pue_source")[0] or "")
+    pue = float(pue_value) if isinstance(pue_value, (int, float)) else None
+    intensity = float(int_value) if isinstance(int_value, (int, float)) else None
+    facility = energy * (pue or 1.0)
+    if fp is not None:
+        emissions = fp.emissions_kg * 1000.0
+        embodied: Range | None = fp.embodied_kg * 1000.0
+        water: Range | None = fp.water_l
+    else:
+        emissions = facility * (intensity or 0.0)
+        embodied, water = None, None
+
+    def pick(key: str) -> Any:
+        value = raw.get(key, getattr(estimate, key, None))
+        if value is None and key in assumptions:
+            value = assumptions[key].get("value")
+        if isinstance(value, Range):
+            value = value.central
+        if isinstance(value, dict) and "central" in value:
+            value = value["central"]
+        return value
+
+    model = pick("model")
+    hardware = pick("hardware")
+    devices = pick("devices")
+    if isinstance(devices, float) and devices.is_integer():
+        devices = int(devices)
+    title = str(getattr(model, "name", model) or "estimate")
+    hw_text = str(getattr(hardware, "name", hardware) or "-")
+    if devices:
+        hw_text = f"{devices} x {hw_text}"
+    facts = [("Estimate", kind), ("Model", title), ("Hardware", hw_text)]
+    for key in ("flops", "device_hours", "duration_s", "input_tokens", "output_tokens",
+                "batch_size", "tokens", "mfu"):
+        value = raw.get(key)
+        if isinstance(value, dict) and "central" in value:
+            facts.append((key.replace("_", " "), fmt_range(Range.from_dict(value))))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            facts.append((key.replace("_", " "), fmt_value(float(value))))
+    duration = raw.get("duration_s")
+    if isinstance(duration, dict):
+        duration = duration.get("central")
+    method = str(raw.get("method") or getattr(estimate, "method", "") or (
+        "Analytic estimate with wattlm: FLOPs (6·N·D for training, a roofline for inference) "
+        "divided by the hardware's effective throughput give device time; device time x "
+        "average device power x PUE gives energy; the low/central/high range propagates the "
+        "ranges of utilisation (MFU) and power fraction."))
+    counts = {k: raw.get(k) for k in _UNITS}
+    return ReportData(
+        kind=kind, title=title, subject_id="-", created_at=_now(), energy_kwh=energy,
+        facility_energy_kwh=facility, emissions_g=emissions, embodied_g=embodied,
+        water_l=water, pue=pue, pue_source=pue_source or "-", intensity_g_per_kwh=intensity,
+        intensity_source=int_source or "-", region=str(raw.get("region") or "") or None,
+        duration_s=float(duration) if isinstance(duration, (int, float)) else None,
+        provenance=energy.provenance or Provenance.ESTIMATED, method=method, hardware=hw_text,
+        assumptions=assumptions, warnings=list(raw.get("warnings") or []),
+        equivalents=_equivalents(emissions.central, facility.central),
+        per_unit=_per_unit(fp, counts) if fp is not None else [], facts=facts, raw=raw,
+    )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def build_report_data(subject: Any, *, devices: list[DeviceInfo] | None = None,
+                      samples: list[Sample] | None = None) -> ReportData:
+    """Describe a :class:`~wattlm.records.RunRecord` or an estimate for the renderers.
+
+    Args:
+        subject: a run record, a training or inference estimate (anything with an
+            ``energy_kwh`` Range or a ``footprint``), or an existing :class:`ReportData`.
+        devices: the run's channels, for the power-over-time plot.
+        samples: the run's cumulative energy samples, for the power-over-time plot.
+
+    Raises:
+        InvalidInputError: ``subject`` is neither a run nor an estimate.
+    """
+    if isinstance(subject, ReportData):
+        return subject
+    if isinstance(subject, RunRecord):
+        return _from_run(subject, devices, samples)
+    if hasattr(subject, "energy_kwh") or hasattr(subject, "footprint"):
+        return _from_estimate(subject)
+    raise InvalidInputError(f"cannot report a {type(subject).__name__}: give a RunRecord "
+                            "(wattlm.track(...).result, store.get_run(id)) or an estimate "
+                            "(wattlm.estimate_training / estimate_inference)")

@@ -1,0 +1,176 @@
+"""The report as a list of blocks (headings, paragraphs, tables, plots) shared by Markdown and HTML.
+
+Blocks hold plain, unescaped text; each renderer escapes for its own format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wattlm.report._data import EquivalentRow, ReportData, fmt_range, fmt_value
+from wattlm.units import Range
+
+__all__ = ["Block", "build_blocks", "equivalent_text", "fmt_mass_g", "plot_specs"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of a report.
+
+    ``kind`` is ``heading`` (``level``, ``text``), ``paragraph`` (``text``), ``table``
+    (``headers``, ``rows``), ``list`` (``items``), ``plot`` (``text`` = plot key, ``caption``)
+    or ``note`` (``text``).
+    """
+
+    kind: str
+    text: str = ""
+    level: int = 2
+    headers: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    items: tuple[str, ...] = ()
+    caption: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def fmt_mass_g(value: Range | None) -> str:
+    """Emissions in g, kg or t CO2e, whichever reads best."""
+    if value is None:
+        return "-"
+    scale, unit = (1.0, "g CO2e")
+    if abs(value.central) >= 1e6:
+        scale, unit = 1e6, "t CO2e"
+    elif abs(value.central) >= 1e3:
+        scale, unit = 1e3, "kg CO2e"
+    return fmt_range(value * (1.0 / scale), unit)
+
+
+def equivalent_text(e: EquivalentRow) -> str:
+    """``label: value unit`` (``smartphone charges: 0.1 charges``)."""
+    return f"{e.label}: {fmt_value(e.value)} {e.unit}"
+
+
+def _prov(value: Range | None) -> str:
+    return value.provenance.value if value is not None and value.provenance else "-"
+
+
+def plot_specs(data: ReportData) -> list[tuple[str, str]]:
+    """The plots this report would show: ``(key, caption)``."""
+    specs: list[tuple[str, str]] = []
+    if data.samples and data.device_infos and len(data.samples) >= 2:
+        specs.append(("power", "Power of each device over the run"))
+    if data.devices or data.phases:
+        specs.append(("energy", "Energy by device and by phase"))
+    specs.append(("emissions", "Emissions (low–high whiskers) and everyday equivalents"))
+    return specs
+
+
+def build_blocks(data: ReportData) -> list[Block]:
+    """The report's content, in order."""
+    blocks: list[Block] = [Block("heading", f"Energy and carbon report: {data.title}", level=1)]
+    provenance = data.provenance.value if data.provenance else "unknown"
+    where = f" in {data.region}" if data.region else ""
+    weakest = ("the weakest source among the devices" if data.kind == "measured run"
+               else "the weakest of the inputs")
+    blocks.append(Block("paragraph", (
+        f"This {data.kind}{where} used {fmt_range(data.energy_kwh, 'kWh')} of electricity in its "
+        f"devices ({fmt_range(data.facility_energy_kwh, 'kWh')} with facility overhead) and "
+        f"emitted {fmt_mass_g(data.emissions_g)} from that electricity. Energy figures are "
+        f"{provenance} ({weakest}).")))
+
+    fig_rows = [
+        ("Energy, IT equipment", fmt_range(data.energy_kwh, "kWh"), _prov(data.energy_kwh)),
+        (f"Energy incl. facility (PUE {fmt_value(data.pue)})",
+         fmt_range(data.facility_energy_kwh, "kWh"), _prov(data.facility_energy_kwh)),
+        ("Operational emissions", fmt_mass_g(data.emissions_g), _prov(data.emissions_g)),
+        ("Embodied emissions (share)", fmt_mass_g(data.embodied_g), _prov(data.embodied_g)),
+        ("Total emissions", fmt_mass_g(data.total_g), _prov(data.total_g)),
+        ("Water", fmt_range(data.water_l, "L"), _prov(data.water_l)),
+    ]
+    blocks += [Block("heading", "Key figures"),
+               Block("table", headers=("quantity", "value (low–high)", "provenance"),
+                     rows=tuple(fig_rows))]
+
+    blocks += [Block("heading", "Location, PUE and grid intensity"), Block("table",
+               headers=("item", "value", "source"), rows=(
+                   ("Location", data.region or "not given", "run setting"),
+                   ("Grid carbon intensity", f"{fmt_value(data.intensity_g_per_kwh)} g CO2e/kWh",
+                    data.intensity_source),
+                   ("PUE", fmt_value(data.pue), data.pue_source),
+               ))]
+
+    if data.facts:
+        blocks += [Block("heading", "Details"),
+                   Block("table", headers=("item", "value"), rows=tuple(data.facts))]
+
+    total_j = sum(float(d.get("energy_j", 0.0)) for d in data.devices) or 0.0
+    rows: list[tuple[str, ...]]
+    if data.devices:
+        rows = []
+        for d in data.devices:
+            share = float(d["energy_j"]) / total_j * 100 if total_j > 0 else 0.0
+            rows.append((str(d["name"]), str(d["kind"]), fmt_value(float(d["energy_kwh"])),
+                         f"{share:.1f} %", fmt_value(float(d.get("mean_power_w", 0.0))),
+                         fmt_value(float(d.get("peak_power_w", 0.0))),
+                         str(d.get("provenance")) + (" (degraded)" if d.get("degraded") else "")))
+        blocks += [Block("heading", "Energy by device"), Block(
+            "table", headers=("device", "kind", "energy (kWh)", "share", "mean (W)",
+                              "peak (W)", "provenance"), rows=tuple(rows))]
+    if data.phases:
+        rows = []
+        for p in data.phases:
+            share = float(p["energy_j"]) / total_j * 100 if total_j > 0 else 0.0
+            rows.append((str(p["name"]), f"{float(p['duration_s']):,.1f}",
+                         fmt_value(float(p["energy_kwh"])), f"{share:.1f} %"))
+        blocks += [Block("heading", "Energy by phase"), Block(
+            "paragraph", "Nested phases (a/b) are part of their parent; shares are of the "
+                         "run's total."),
+            Block("table", headers=("phase", "duration (s)", "energy (kWh)", "share"),
+                  rows=tuple(rows))]
+
+    blocks.append(Block("heading", "Plots"))
+    for key, caption in plot_specs(data):
+        blocks.append(Block("plot", key, caption=caption))
+
+    if data.per_unit:
+        rows = [(str(r["unit"]), fmt_range(r["sci_g"], "g CO2e"),
+                 fmt_range(r["energy_j"], "J"), fmt_range(r["water_ml"], "mL"))
+                for r in data.per_unit]
+        blocks += [Block("heading", "Per functional unit (SCI, ISO/IEC 21031)"),
+                   Block("paragraph", "SCI = (E·I + M) / R: operational plus embodied "
+                                      "emissions per functional unit R."),
+                   Block("table", headers=("per", "SCI", "energy", "water"), rows=tuple(rows))]
+
+    if data.equivalents:
+        blocks += [Block("heading", "Equivalents"), Block("list", items=tuple(
+            equivalent_text(e) for e in data.equivalents)),
+            Block("paragraph", "Sources: " + "; ".join(sorted({e.source
+                                                                for e in data.equivalents})))]
+
+    blocks += [Block("heading", "Method"), Block("paragraph", data.method)]
+    if data.assumptions:
+        rows = []
+        for name, entry in sorted(data.assumptions.items()):
+            if name == "warnings":  # shown under Warnings
+                continue
+            if not isinstance(entry, dict):
+                entry = {"value": entry}
+            value = entry.get("value")
+            text = fmt_value(float(value)) if isinstance(value, (int, float)) and not isinstance(
+                value, bool) else str(value if value is not None else "-")
+            rows.append((name, text, str(entry.get("source") or "-"),
+                         str(entry.get("provenance") or "-")))
+        blocks += [Block("heading", "Assumptions"), Block(
+            "table", headers=("assumption", "value", "source", "provenance"), rows=tuple(rows))]
+    blocks.append(Block("heading", "Warnings"))
+    if data.warnings:
+        blocks.append(Block("list", items=tuple(data.warnings)))
+    else:
+        blocks.append(Block("paragraph", "None."))
+    from wattlm import __version__
+
+    blocks.append(Block("note", f"Generated by wattlm {__version__} on {data.created_at}. "
+                                "Provenance: measured = hardware counter, integrated = sampled "
+                                "power, modelled = utilisation x TDP, estimated = analytic "
+                                "model, assumed = a default nobody set."))
+    return blocks

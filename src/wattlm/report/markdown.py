@@ -1,0 +1,54 @@
+"""Markdown report: tables and text to paste into a paper, README or model card."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from wattlm.report._data import ReportData
+from wattlm.report._sections import Block, build_blocks
+
+__all__ = ["blocks_to_markdown", "md_cell", "md_table", "md_text", "render_markdown"]
+
+
+def md_text(text: str) -> str:
+    """Text with ``<`` backslash-escaped so no user string turns into raw HTML."""
+    return str(text).replace("<", "\\<")
+
+
+def md_cell(text: str) -> str:
+    """A table cell: pipes and ``<`` escaped, line breaks flattened."""
+    return md_text(" ".join(str(text).split())).replace("|", "\\|")
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(md_cell(h) for h in headers) + " |",
+             "| " + " | ".join("---" for _ in headers) + " |"]
+    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def blocks_to_markdown(blocks: Sequence[Block]) -> str:
+    """Render report blocks as Markdown (plots become a pointer to the HTML report)."""
+    out: list[str] = []
+    plots_noted = False
+    for block in blocks:
+        if block.kind == "heading":
+            out.append("#" * block.level + " " + md_text(" ".join(block.text.split())))
+        elif block.kind == "paragraph":
+            out.append(md_text(block.text))
+        elif block.kind == "note":
+            out.append(f"_{md_text(block.text)}_")
+        elif block.kind == "table":
+            out.append(md_table(block.headers, block.rows))
+        elif block.kind == "list":
+            out.append("\n".join(f"- {md_text(' '.join(item.split()))}" for item in block.items))
+        elif block.kind == "plot" and not plots_noted:
+            out.append("Plots are in the HTML report (`wattlm report RUN --format html`).")
+            plots_noted = True
+    return "\n\n".join(out) + "\n"
+
+
+def render_markdown(data: ReportData) -> str:
+    """The full Markdown report of a run or an estimate."""
+    return blocks_to_markdown(build_blocks(data))

@@ -1,0 +1,132 @@
+"""The Hugging Face model-card ``co2_eq_emissions`` block (emissions in **grams** CO2e).
+
+The Hub's metadata spec (huggingface.co/docs/hub/model-cards-co2) asks for::
+
+    co2_eq_emissions:
+      emissions: number (in grams of CO2)
+      source: ...
+      training_type: pre-training or fine-tuning
+      geographical_location: ...
+      hardware_used: ...
+
+``emissions`` is the operational emissions (energy x PUE x grid intensity, central value);
+embodied emissions are not part of the Hub field and are given in a YAML comment instead.
+The YAML is written without a YAML library (strings are JSON-quoted, which YAML reads as
+double-quoted scalars) so the block works without pyyaml.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from typing import Any
+
+from wattlm.errors import InvalidInputError
+from wattlm.report._data import ReportData, build_report_data
+
+__all__ = ["TRAINING_TYPES", "co2_eq_emissions", "model_card_yaml", "to_yaml"]
+
+TRAINING_TYPES = ("pre-training", "fine-tuning")
+
+
+def _location(data: ReportData) -> str | None:
+    if not data.region:
+        return None
+    try:
+        from wattlm.carbon.intensity import resolve_region
+
+        grid = resolve_region(data.region)
+    except Exception:  # noqa: BLE001 - the code alone is still a location
+        return data.region
+    return grid.name if grid.name == grid.code else f"{grid.name} ({grid.code})"
+
+
+def _hardware(data: ReportData) -> str | None:
+    if data.devices:
+        counts = Counter(str(d["name"]) for d in data.devices)
+        return ", ".join(f"{n} x {name}" if n > 1 else name for name, n in counts.items())
+    return data.hardware if data.hardware and data.hardware != "-" else None
+
+
+def co2_eq_emissions(
+    subject: Any,
+    *,
+    training_type: str | None = None,
+    source: str | None = None,
+    geographical_location: str | None = None,
+    hardware_used: str | None = None,
+) -> dict[str, Any]:
+    """The ``co2_eq_emissions`` mapping of a run or an estimate.
+
+    Args:
+        subject: a :class:`~wattlm.records.RunRecord`, an estimate or a ``ReportData``.
+        training_type: ``"pre-training"`` or ``"fine-tuning"`` (omitted when None).
+        source: who computed the figure (default: ``"wattlm <version> (measured run 42)"``).
+        geographical_location: default: the run's region name.
+        hardware_used: default: the run's devices (``"2 x A100, cpu"``) or the estimate's
+            hardware.
+
+    Returns:
+        ``{"emissions": grams, "source": ..., ...}``; keys whose value is unknown are left out.
+
+    Raises:
+        InvalidInputError: ``training_type`` is not one of :data:`TRAINING_TYPES`.
+    """
+    if training_type is not None and training_type not in TRAINING_TYPES:
+        raise InvalidInputError(f"training_type must be one of {', '.join(TRAINING_TYPES)}, "
+                                f"got {training_type!r}")
+    data = build_report_data(subject)
+    from wattlm import __version__
+
+    what = (f"measured run {data.subject_id}" if data.kind == "measured run"
+            else data.kind)
+    grams = data.emissions_g.central
+    block: dict[str, Any] = {
+        "emissions": float(f"{grams:.6g}") if math.isfinite(grams) else 0.0,
+        "source": source or f"wattlm {__version__} ({what})",
+        "training_type": training_type,
+        "geographical_location": geographical_location or _location(data),
+        "hardware_used": hardware_used or _hardware(data),
+    }
+    return {k: v for k, v in block.items() if v is not None}
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        if not math.isfinite(float(value)):
+            raise InvalidInputError(f"cannot write a non-finite number {value!r} to YAML")
+        return repr(value)
+    return json.dumps(str(value), ensure_ascii=True)
+
+
+def to_yaml(block: dict[str, Any], key: str = "co2_eq_emissions",
+            comments: tuple[str, ...] = ()) -> str:
+    """``key:`` followed by the block's entries, indented two spaces (a flat mapping)."""
+    lines = [f"# {' '.join(c.split())}" for c in comments]
+    lines.append(f"{key}:")
+    for name, value in block.items():
+        lines.append(f"  {name}: {_scalar(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def model_card_yaml(subject: Any, **options: Any) -> str:
+    """The ``co2_eq_emissions`` YAML block for a model card's front matter.
+
+    ``options`` are passed to :func:`co2_eq_emissions`. Comments above the block give the
+    energy, the embodied share and the provenance, which the Hub field has no place for.
+    """
+    data = build_report_data(subject)
+    block = co2_eq_emissions(data, **options)
+    comments = [
+        f"wattlm: energy {data.energy_kwh.central:.6g} kWh (IT), PUE "
+        f"{data.pue if data.pue is not None else 'unknown'}, intensity "
+        f"{data.intensity_g_per_kwh if data.intensity_g_per_kwh is not None else 'unknown'} "
+        f"g/kWh; provenance {data.provenance.value if data.provenance else 'unknown'}",
+    ]
+    if data.embodied_g is not None:
+        comments.append(f"wattlm: embodied share {data.embodied_g.central:.6g} g CO2e "
+                        "(not included in emissions)")
+    return to_yaml(block, comments=tuple(comments))

@@ -1,0 +1,164 @@
+"""Plots for reports, as PNG bytes (matplotlib, Agg, imported only here and only when called).
+
+Without matplotlib (``pip install 'wattlm[report]'``) :func:`available` is False and reports
+fall back to tables with a note. Figures are built with ``matplotlib.figure.Figure`` directly
+(no pyplot state), so plotting is safe from threads and leaves no windows open.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from wattlm.errors import MissingExtraError
+from wattlm.records import DeviceInfo, Sample
+
+__all__ = [
+    "MISSING_NOTE",
+    "available",
+    "emissions_plot",
+    "energy_breakdown_plot",
+    "pareto_plot",
+    "power_over_time",
+    "power_series",
+]
+
+MISSING_NOTE = ("Plots need matplotlib, which is not installed: pip install 'wattlm[report]'. "
+                "The tables above hold the same figures.")
+
+
+def available() -> bool:
+    """Whether matplotlib can be imported (checked without importing it)."""
+    try:
+        return importlib.util.find_spec("matplotlib") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _figure(width_in: float = 7.0, height_in: float = 3.2) -> Any:
+    if not available():
+        raise MissingExtraError("matplotlib", "report", "plots")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_in, height_in), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)  # the Agg canvas, without touching pyplot's global backend
+    return fig
+
+
+def _png(fig: Any) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def power_series(devices: Sequence[DeviceInfo], samples: Sequence[Sample]
+                 ) -> list[tuple[str, list[float], list[float]]]:
+    """Mean power of each device between consecutive samples.
+
+    Returns:
+        ``(device name, times_s since the first sample (interval midpoints), power_w)`` per
+        device; power is ``ΔE / Δt`` (W) of each sampling interval.
+    """
+    ordered = sorted(samples, key=lambda s: s.time_s)
+    if len(ordered) < 2:
+        return []
+    t0 = ordered[0].time_s
+    out: list[tuple[str, list[float], list[float]]] = []
+    for i, info in enumerate(devices):
+        times: list[float] = []
+        power: list[float] = []
+        for a, b in zip(ordered, ordered[1:]):
+            dt = b.time_s - a.time_s
+            if dt <= 0 or i >= len(a.energy_j) or i >= len(b.energy_j):
+                continue
+            times.append((a.time_s + b.time_s) / 2 - t0)
+            power.append(max(b.energy_j[i] - a.energy_j[i], 0.0) / dt)
+        out.append((info.name, times, power))
+    return out
+
+
+def power_over_time(devices: Sequence[DeviceInfo], samples: Sequence[Sample]) -> bytes:
+    """Line plot of each device's power (W) over the run (s), as PNG."""
+    fig = _figure()
+    ax = fig.subplots()
+    for name, times, power in power_series(devices, samples):
+        ax.plot(times, power, label=name, linewidth=1.2)
+    ax.set_xlabel("time since start (s)")
+    ax.set_ylabel("power (W)")
+    ax.set_title("Power per device")
+    ax.set_ylim(bottom=0)
+    if devices:
+        ax.legend(loc="best", fontsize="small")
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def energy_breakdown_plot(by_device: Sequence[tuple[str, float]],
+                          by_phase: Sequence[tuple[str, float]]) -> bytes:
+    """Horizontal bars: energy (kWh) by device and, when phases exist, by phase; PNG."""
+    panels = [(t, rows) for t, rows in (("by device", by_device), ("by phase", by_phase)) if rows]
+    fig = _figure(7.0, 1.2 + 0.35 * max((len(r) for _, r in panels), default=1))
+    axes = fig.subplots(1, max(len(panels), 1), squeeze=False)[0]
+    for ax, (title, rows) in zip(axes, panels):
+        names = [n for n, _ in rows][::-1]
+        values = [v for _, v in rows][::-1]
+        ax.barh(names, values, color="#4a7ebb")
+        ax.set_xlabel("energy (kWh)")
+        ax.set_title(f"Energy {title}")
+        ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+def emissions_plot(parts: Sequence[tuple[str, float, float, float]],
+                   equivalents: Sequence[str]) -> bytes:
+    """Bars of emissions (g CO2e) with low–high whiskers, and the equivalents as text; PNG.
+
+    Args:
+        parts: ``(label, low_g, central_g, high_g)`` per component (operational, embodied).
+        equivalents: lines such as ``"12 km of driving an average car"``.
+    """
+    fig = _figure(7.0, 2.8)
+    ax_bars, ax_text = fig.subplots(1, 2, width_ratios=[1.3, 1])
+    labels = [p[0] for p in parts]
+    central = [p[2] for p in parts]
+    err_low = [max(p[2] - p[1], 0.0) for p in parts]
+    err_high = [max(p[3] - p[2], 0.0) for p in parts]
+    ax_bars.bar(labels, central, yerr=[err_low, err_high], capsize=4, color="#7a9a5b")
+    ax_bars.set_ylabel("g CO2e")
+    ax_bars.set_title("Emissions")
+    ax_bars.grid(axis="y", alpha=0.3)
+    ax_text.axis("off")
+    lines = ["The same emissions as:", *(f"• {e}" for e in equivalents)] if equivalents else [
+        "No equivalents available."]
+    ax_text.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=9, wrap=True)
+    return _png(fig)
+
+
+def pareto_plot(points: Sequence[tuple[str, float, float, bool]], *, x_label: str,
+                y_label: str, title: str = "Energy against quality") -> bytes:
+    """Scatter of variants with the Pareto front drawn as a step line; PNG.
+
+    Args:
+        points: ``(name, x, y, on_front)``; ``x`` is minimised (energy), ``y`` maximised.
+        x_label: label of the x axis.
+        y_label: label of the y axis.
+        title: title of the plot.
+    """
+    fig = _figure(6.0, 3.6)
+    ax = fig.subplots()
+    for name, x, y, front in points:
+        ax.scatter([x], [y], color="#c0392b" if front else "#7f8c8d", zorder=3)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    front_points = sorted((x, y) for _, x, y, f in points if f)
+    if len(front_points) > 1:
+        ax.step([p[0] for p in front_points], [p[1] for p in front_points], where="post",
+                color="#c0392b", alpha=0.6, label="Pareto front")
+        ax.legend(loc="best", fontsize="small")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return _png(fig)

@@ -1,0 +1,166 @@
+"""Reports of a run with two devices and two phases, in every format (numbers known)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+
+import wattlm
+from wattlm.errors import InvalidInputError
+from wattlm.report import FORMATS, render
+from wattlm.report.plots import MISSING_NOTE
+from wattlm.sensors.fake import FakeSensor
+from wattlm.store import open_store
+
+EVIL = "<script>alert(1)</script>"
+
+
+def _run(tmp_path: Path, project: str = EVIL) -> tuple[wattlm.RunRecord, list, list]:
+    """GPU 1 kWh + CPU 0.5 kWh (counters), PUE 1.5, 100 g/kWh: 225 g operational."""
+    db = str(tmp_path / "runs.db")
+    gpu = FakeSensor("gpu0", "gpu", readings=[3.6e6])
+    cpu = FakeSensor("cpu-package-0", "cpu", readings=[1.8e6])
+    with wattlm.track(sensors=[gpu, cpu], db=db, region="FR", project=project, pue=1.5,
+                      intensity_g_per_kwh=100.0, interval_s=0.02) as run:
+        with run.phase("train"):
+            time.sleep(0.05)
+        with run.phase("eval"):
+            time.sleep(0.05)
+    assert run.result is not None and run.result.id is not None
+    store = open_store(db)
+    try:
+        record = store.get_run(run.result.id)
+        devices, samples = store.samples(run.result.id)
+    finally:
+        store.close()
+    return record, list(devices), list(samples)
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.images: list[dict[str, str | None]] = []
+        self.text: list[str] = []
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        if tag == "img":
+            self.images.append(dict(attrs))
+        elif tag not in ("meta", "br", "img"):
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open and self.open[-1] == tag, f"unbalanced </{tag}>"
+        self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_the_run_has_the_constructed_numbers(tmp_path: Path) -> None:
+    record, _, _ = _run(tmp_path)
+    assert record.energy_j == pytest.approx(5.4e6)
+    assert record.emissions_g == pytest.approx(1.5 * 1.5 * 100.0)
+    assert [p.name for p in record.phases] == ["train", "eval"]
+
+
+def test_markdown_states_figures_devices_phases_and_sources(tmp_path: Path) -> None:
+    record, devices, samples = _run(tmp_path)
+    text = render(record, "md", devices=devices, samples=samples)
+    assert "| Energy, IT equipment | 1.5 kWh | measured |" in text
+    assert "| Energy incl. facility (PUE 1.5) | 2.25 kWh |" in text
+    assert "| Operational emissions | 225 g CO2e |" in text
+    assert "| gpu0 | gpu | 1 | 66.7 % |" in text   # 1 of 1.5 kWh
+    assert "| cpu-package-0 | cpu | 0.5 | 33.3 % |" in text
+    assert "## Energy by phase" in text and "| train |" in text and "| eval |" in text
+    assert "## Method" in text and "## Assumptions" in text
+    assert "\\<script>" in text  # the project name cannot become raw HTML in Markdown
+
+
+def test_html_parses_has_plots_and_escapes_user_strings(tmp_path: Path) -> None:
+    record, devices, samples = _run(tmp_path)
+    page = render(record, "html", devices=devices, samples=samples)
+    parser = _Collector()
+    parser.feed(page)
+    parser.close()
+    assert "script" not in parser.tags
+    assert EVIL in "".join(parser.text)          # shown as text
+    assert EVIL not in page                       # never raw
+    assert len(parser.images) == 3               # power, energy breakdown, emissions
+    for image in parser.images:
+        src = image["src"] or ""
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "http://" not in page.replace("http://www.w3.org", "")  # nothing fetched
+
+
+def test_html_without_matplotlib_has_tables_and_a_note(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    record, devices, samples = _run(tmp_path)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    page = render(record, "html", devices=devices, samples=samples)
+    assert "<img" not in page
+    assert page.count(MISSING_NOTE.split(":")[0]) == 1
+    assert "<table>" in page
+
+
+def test_model_card_is_grams_and_round_trips_through_yaml(tmp_path: Path) -> None:
+    record, _, _ = _run(tmp_path, project="bert-finetune")
+    text = render(record, "model-card", training_type="fine-tuning")
+    block = yaml.safe_load(text)["co2_eq_emissions"]
+    assert block["emissions"] == pytest.approx(225.0)       # grams, not 0.225 kg
+    assert block["training_type"] == "fine-tuning"
+    assert block["geographical_location"] == "France (FR)"
+    assert block["hardware_used"] == "gpu0, cpu-package-0"
+    assert block["source"].startswith("wattlm ")
+
+
+def test_model_card_rejects_an_unknown_training_type(tmp_path: Path) -> None:
+    record, _, _ = _run(tmp_path)
+    with pytest.raises(InvalidInputError, match="pre-training, fine-tuning"):
+        render(record, "model-card", training_type="pretraining")
+
+
+def test_disclosure_cites_annex_xi_and_states_known_energy(tmp_path: Path) -> None:
+    record, _, _ = _run(tmp_path)
+    text = render(record, "disclosure", model_name="tiny-bert", provider="ACME")
+    assert "Regulation (EU) 2024/1689" in text and "Article 53(1), point (a)" in text
+    assert "Annex XI, Section 1, point 2(e)" in text and "point 2(d)" in text
+    assert "known (measured" in text
+    assert "| Energy of the computing equipment | 1.5 kWh | measured |" in text
+    assert "## 4. Assumptions and sources" in text and "Provider: ACME" in text
+
+
+def test_json_report_round_trips(tmp_path: Path) -> None:
+    record, _, _ = _run(tmp_path)
+    data = json.loads(render(record, "json"))
+    assert data["kind"] == "measured run"
+    assert data["energy_kwh"]["central"] == pytest.approx(1.5)
+    assert data["emissions_g"]["central"] == pytest.approx(225.0)
+    assert data["subject"]["project"] == EVIL
+
+
+def test_every_format_renders_a_training_estimate() -> None:
+    est = wattlm.estimate_training(model="llama-2-70b", hardware="A100-80GB", region="FR")
+    for fmt in FORMATS:
+        assert render(est, fmt)
+    block = yaml.safe_load(render(est, "model-card"))["co2_eq_emissions"]
+    assert block["emissions"] == pytest.approx(est.emissions_kg.central * 1000.0, rel=1e-5)
+    assert "estimated (analytic" in render(est, "disclosure")
+
+
+def test_bad_format_and_subject_are_precise_errors(tmp_path: Path) -> None:
+    record, _, _ = _run(tmp_path)
+    with pytest.raises(InvalidInputError, match="md, html, json, model-card, disclosure"):
+        render(record, "pdf")
+    with pytest.raises(InvalidInputError, match="RunRecord"):
+        render(42, "md")
