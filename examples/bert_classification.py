@@ -1,0 +1,65 @@
+"""BERT sequence classification, measured end to end with wattlm.
+
+The classic Transformers tutorial step (classify sentences with a BERT model), with the energy
+of loading and of inference measured:
+
+    python examples/bert_classification.py                       # tiny local BERT, no hub
+    python examples/bert_classification.py --model ./my-bert-checkpoint
+    wattlm run -- python examples/bert_classification.py         # the whole process measured
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from _tiny_bert import load_model, load_reviews
+
+import wattlm
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="local checkpoint directory (default: a tiny BERT)")
+    parser.add_argument("--region", default="FR", help="grid region for emissions")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--limit", type=int, default=128, help="sentences to classify")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+
+    from transformers import pipeline
+
+    from wattlm.integrations.transformers import measure_inference
+
+    texts, _ = load_reviews()
+    texts = texts[: args.limit]
+    with wattlm.track(region=args.region, project="bert-classification") as run:
+        with run.phase("load"):
+            model, tokenizer, what = load_model(args.model, texts)
+        print(f"model: {what}", file=sys.stderr)
+        classifier = pipeline("text-classification", model=model, tokenizer=tokenizer,
+                              device="cpu" if args.model is None else None)
+        print(classifier("the film was wonderful ."))
+        report = measure_inference(classifier, texts, batch_size=args.batch_size)
+    record = run.result
+    assert record is not None
+    if args.json:
+        print(json.dumps({"inference": report.to_dict(), "run": {
+            "id": record.id, "energy_kwh": record.energy_kwh,
+            "emissions_kg": record.emissions_kg, "duration_s": record.duration_s}}))
+        return 0
+    print(f"classified {report.items} sentences ({report.input_tokens} tokens) "
+          f"in {report.batches} batches on {report.device}")
+    print(f"energy per sentence: {report.energy_per_item_j:.3g} J, "
+          f"per token: {report.energy_per_token_j:.3g} J ({report.provenance})")
+    print(f"throughput: {report.items_per_s:.1f} sentences/s, "
+          f"batch latency p50 {report.latency_p50_s * 1000:.1f} ms, "
+          f"p95 {report.latency_p95_s * 1000:.1f} ms")
+    print(f"whole run {record.id}: {record.energy_kwh * 1000:.4f} Wh, "
+          f"{record.emissions_kg * 1000:.4f} g CO2e in {record.duration_s:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

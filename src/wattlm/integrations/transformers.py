@@ -1,0 +1,411 @@
+"""Hugging Face Transformers: a ``Trainer`` callback and inference measurement.
+
+One line in a Trainer::
+
+    trainer = Trainer(..., callbacks=[WattlmCallback(region="FR")])
+
+adds ``energy_kwh``, ``emissions_kg``, ``power_w`` and, after the first part of training, a
+projection of the whole run (``projected_energy_kwh`` with ``_low``/``_high``,
+``projected_emissions_kg``, ``projected_duration_s``) to every log, so they reach the progress
+bar and whatever ``report_to`` names; at the end the run is saved to the wattlm store and the
+model card in ``output_dir`` gets ``co2_eq_emissions`` (grams). :func:`measure_inference`
+measures a pipeline or a model with its tokenizer.
+
+Training never fails because of wattlm: problems after the constructor become warnings
+(``W450`` not measured, ``W451`` cannot project, ``W452`` model card not written).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from wattlm.errors import InvalidInputError, MeasurementWarning, MissingExtraError, warn
+
+try:
+    from transformers import TrainerCallback
+except ImportError as _error:  # pragma: no cover - exercised in a subprocess test
+    raise MissingExtraError("transformers", "hf", "the Hugging Face integration") from _error
+
+from wattlm.integrations.hf_inference import InferenceReport, measure_inference
+from wattlm.integrations.model_card import TRAINING_TYPES, write_co2_metadata
+from wattlm.integrations.projection import MIN_POINTS, Projection, StepProjector
+from wattlm.records import RunRecord
+from wattlm.sensors.base import Sensor
+from wattlm.tracking.tracker import Tracker, active_tracker, track
+from wattlm.units import J_PER_KWH, Provenance
+
+__all__ = ["InferenceReport", "Projection", "WattlmCallback", "measure_inference",
+           "measures_node_devices"]
+
+
+def measures_node_devices() -> tuple[bool, str]:
+    """Whether this process measures, and why: in every case it does.
+
+    In a ``torch.distributed`` job (``torchrun``, ``accelerate launch``, DeepSpeed) every rank
+    runs the tracker: each keeps its own GPU(s), one process per node measures the node's
+    shared sensors, and rank 0 gathers and stores one run for the job
+    (``wattlm.tracking.distributed``), so nothing is counted twice and no rank is left out.
+    """
+    rank = os.environ.get("RANK", "").strip()
+    if rank:
+        return True, (f"rank {rank}: measures its own GPU(s); rank 0 gathers and stores the "
+                      "job's run")
+    return True, "single process"
+
+
+class WattlmCallback(TrainerCallback):
+    """Measures a ``Trainer`` run: energy in the logs, a projection, the store, the model card.
+
+    Args:
+        region: grid region for emissions (``"FR"``, ``"aws:eu-west-3"``); settings apply.
+        project: project name in the store.
+        db: store location (path or URL); default from the settings.
+        save: whether to save the run to the store (default: the settings, normally yes).
+        interval_s: background sampling interval.
+        pue: data-centre PUE override; ``intensity_g_per_kwh``: grid intensity override.
+        sensors: sensors to read instead of probing this machine (tests, demos).
+        projection_fraction: share of ``max_steps`` done before the first projection.
+        warmup_steps: first steps left out of the per-step rates.
+        window_steps: recent steps the per-step rates come from.
+        training_type: ``fine-tuning`` or ``pre-training`` (model card).
+        model_card: write ``co2_eq_emissions`` into ``output_dir/README.md`` at train end.
+        hardware_used: model-card text for the hardware (default: the measured devices).
+        geographical_location: model-card location (default: the grid region's name).
+
+    Raises:
+        InvalidInputError, ConfigError, UnknownNameError: bad arguments or region, here in the
+            constructor, before training starts.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        project: str | None = None,
+        db: str | None = None,
+        save: bool | None = None,
+        interval_s: float | None = None,
+        pue: float | None = None,
+        intensity_g_per_kwh: float | None = None,
+        sensors: Sequence[Sensor] | None = None,
+        projection_fraction: float = 0.1,
+        warmup_steps: int = 5,
+        window_steps: int = 50,
+        training_type: str = "fine-tuning",
+        model_card: bool = True,
+        hardware_used: str | None = None,
+        geographical_location: str | None = None,
+    ) -> None:
+        if training_type not in TRAINING_TYPES:
+            raise InvalidInputError(f"training_type must be one of {', '.join(TRAINING_TYPES)}, "
+                                    f"got {training_type!r}")
+        StepProjector(1, warmup_steps=warmup_steps, fraction=projection_fraction,
+                      window_steps=window_steps)  # validates the projection arguments
+        self._track_args: dict[str, Any] = dict(
+            region=region, project=project, db=db, save=save, interval_s=interval_s, pue=pue,
+            intensity_g_per_kwh=intensity_g_per_kwh)
+        probe = track(**self._track_args)  # strict at the door: settings checked now
+        from wattlm.carbon.intensity import resolve_region
+
+        self._grid = resolve_region(probe.settings.region)  # unknown region raises now
+        self._sensors = list(sensors) if sensors is not None else None
+        self.projection_fraction = projection_fraction
+        self.warmup_steps = warmup_steps
+        self.window_steps = window_steps
+        self.training_type = training_type
+        self.model_card = model_card
+        self.hardware_used = hardware_used
+        self.geographical_location = geographical_location
+        self.tracker: Tracker | None = None
+        self.result: RunRecord | None = None
+        self.projection: Projection | None = None
+        self.projections: list[Projection] = []
+        self.projection_note: str | None = None
+        self.not_measuring: str | None = None
+        self.model_card_path: Path | None = None
+        self.energy_j = 0.0
+        self.emissions_g = 0.0
+        self._owns = False
+        self._active = False
+        self._projector: StepProjector | None = None
+        self._base_j = 0.0
+        self._base_s = 0.0
+        self._last_log: tuple[float, float] | None = None
+        self._g_per_j = 0.0
+        self._phases_open = 0
+        self._in_eval = False
+
+    # -- ordering --------------------------------------------------------------------------
+    def _promote(self) -> None:
+        """Run right after ``DefaultFlowCallback`` so reporting callbacks see our log keys.
+
+        The Trainer calls user callbacks after the reporting integrations (TensorBoard, W&B,
+        ...), which would log before wattlm adds its keys. The callback handler is the caller
+        of this event; if it is found, this callback moves itself forward in its list.
+        """
+        try:
+            frame: FrameType | None = sys._getframe(1)
+            for _ in range(6):
+                if frame is None:
+                    return
+                handler = frame.f_locals.get("self")
+                callbacks = getattr(handler, "callbacks", None)
+                if (type(handler).__name__ == "CallbackHandler" and isinstance(callbacks, list)
+                        and any(c is self for c in callbacks)):
+                    index = next(i for i, c in enumerate(callbacks) if c is self)
+                    target = 0
+                    for i, c in enumerate(callbacks):
+                        if type(c).__name__ == "DefaultFlowCallback":
+                            target = i + 1
+                    if index > target:
+                        callbacks.pop(index)
+                        callbacks.insert(target, self)
+                    return
+                frame = frame.f_back
+        except Exception:  # noqa: BLE001, S110 - ordering is a nicety, never a failure
+            return
+
+    def on_init_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Move ahead of the reporting callbacks."""
+        self._promote()
+
+    # -- training --------------------------------------------------------------------------
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Start (or join) the tracker and the projector."""
+        if self._active:
+            return  # the same callback registered twice: ignore the repeated event
+        self._promote()
+        measures, why = measures_node_devices()
+        if not measures:
+            self.not_measuring = why
+            return
+        try:
+            self._start(state)
+        except Exception as e:  # noqa: BLE001 - training never fails because of wattlm
+            self.not_measuring = str(e)
+            warn(f"wattlm could not measure this training run ({e}); training goes on",
+                 MeasurementWarning, "W450")
+            self._active = False
+
+    def _start(self, state: Any) -> None:
+        self.result, self.projection, self.projections = None, None, []
+        self.projection_note, self.not_measuring, self.model_card_path = None, None, None
+        self._phases_open, self._in_eval, self._last_log = 0, False, None
+        existing = active_tracker()
+        if existing is not None:
+            tracker, self._owns = existing, False
+        else:
+            from wattlm.tracking.distributed import detect_job
+
+            # a job: every rank tracks and rank 0 stores; bad launcher variables: warn (W501)
+            # and measure this process alone
+            job = detect_job(None, strict=False)
+            tracker = track(**self._track_args, sensors=self._sensors,
+                            distributed=None if job is not None else False)
+            tracker.start()
+            self._owns = True
+        self.tracker = tracker
+        self._active = True
+        self._g_per_j = self._grams_per_joule(tracker)
+        first = tracker.read()
+        self._base_j = 0.0 if self._owns else sum(first.energy_j)
+        self._base_s = 0.0 if self._owns else tracker.elapsed_s(first)
+        self._begin_phase("train")
+        max_steps = int(getattr(state, "max_steps", 0) or 0)
+        if max_steps <= 0:
+            self._cannot_project("the Trainer does not know max_steps (set max_steps, or "
+                                 "num_train_epochs with a dataset of known length)")
+            return
+        provenance = Provenance.weakest(*(s.info.provenance for s in tracker.sensors))
+        self._projector = StepProjector(
+            max_steps, warmup_steps=self.warmup_steps, fraction=self.projection_fraction,
+            window_steps=self.window_steps, provenance=provenance)
+        if max_steps < self._projector.first_step:
+            self._cannot_project(
+                f"max_steps={max_steps} is too short: the projection needs more than "
+                f"warmup_steps={self.warmup_steps} + {MIN_POINTS} measured steps")
+            self._projector = None
+
+    def _grams_per_joule(self, tracker: Tracker) -> float:
+        """Operational grams CO2e per joule: intensity x PUE, as the tracker's settings say."""
+        from wattlm.carbon.intensity import resolve_region
+
+        settings = tracker.settings
+        self._grid = resolve_region(settings.region)
+        intensity = (settings.intensity_g_per_kwh if settings.intensity_g_per_kwh is not None
+                     else self._grid.intensity_g_per_kwh)
+        pue = settings.pue if settings.pue is not None else (self._grid.pue or 1.0)
+        return float(intensity) * float(pue) / J_PER_KWH
+
+    def _cannot_project(self, reason: str) -> None:
+        self.projection_note = f"cannot project this run's total: {reason}"
+        warn(self.projection_note, MeasurementWarning, "W451")
+
+    def _begin_phase(self, name: str) -> None:
+        tracker = self.tracker
+        if tracker is None:
+            return
+        try:
+            tracker.begin_phase(name)
+            self._phases_open += 1
+        except Exception:  # noqa: BLE001, S110 - a phase is a detail; the totals still count
+            return
+
+    def _end_phase(self) -> None:
+        if self.tracker is not None and self._phases_open > 0:
+            self._phases_open -= 1
+            try:
+                self.tracker.end_phase()
+            except Exception:  # noqa: BLE001, S110
+                return
+
+    def _energy_now(self) -> tuple[float, float]:
+        """(J since training began, s since training began)."""
+        assert self.tracker is not None
+        sample = self.tracker.read()
+        return sum(sample.energy_j) - self._base_j, self.tracker.elapsed_s(sample) - self._base_s
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Read the energy at the end of each optimiser step and update the projection."""
+        if not self._active or self.tracker is None or not self.tracker.running:
+            return
+        try:
+            energy_j, elapsed_s = self._energy_now()
+            if self._projector is not None:
+                projection = self._projector.add(int(state.global_step), energy_j, elapsed_s)
+                if projection is not None:
+                    self.projection = projection
+                    self.projections.append(projection)
+        except Exception as e:  # noqa: BLE001
+            self._fail(e)
+
+    def on_prediction_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Open the ``eval`` phase at the first evaluation batch."""
+        if self._active and not self._in_eval:
+            self._in_eval = True
+            self._begin_phase("eval")
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Close the ``eval`` phase."""
+        if self._active and self._in_eval:
+            self._in_eval = False
+            self._end_phase()
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+               **kwargs: Any) -> None:
+        """Add the energy, emissions, power and projection to the log."""
+        if not self._active or logs is None or self.tracker is None:
+            return
+        try:
+            if "train_runtime" in logs and self._owns:
+                self._finish()  # the run's summary log carries the stored totals exactly
+            values = self.metrics()
+            logs.update(values)
+            history = getattr(state, "log_history", None)
+            if history and history[-1].get("step") == state.global_step:
+                history[-1].update(values)
+        except Exception as e:  # noqa: BLE001
+            self._fail(e)
+
+    def metrics(self) -> dict[str, float]:
+        """Return the figures this callback adds to a log, as of now."""
+        tracker = self.tracker
+        if tracker is not None and tracker.running:
+            energy_j, elapsed_s = self._energy_now()
+            self.energy_j, self.emissions_g = energy_j, energy_j * self._g_per_j
+        else:
+            elapsed_s = self.result.duration_s if self.result is not None else 0.0
+        previous = self._last_log or (0.0, 0.0)
+        span = elapsed_s - previous[1]
+        power_w = (self.energy_j - previous[0]) / span if span > 0 else 0.0
+        self._last_log = (self.energy_j, elapsed_s)
+        out = {"energy_kwh": self.energy_j / J_PER_KWH,
+               "emissions_kg": self.emissions_g / 1000.0, "power_w": power_w}
+        projection = self.projection
+        if projection is not None:
+            energy = projection.energy_j
+            out.update({
+                "projected_energy_kwh": energy.central / J_PER_KWH,
+                "projected_energy_kwh_low": energy.low / J_PER_KWH,
+                "projected_energy_kwh_high": energy.high / J_PER_KWH,
+                "projected_emissions_kg": energy.central * self._g_per_j / 1000.0,
+                "projected_duration_s": projection.duration_s.central,
+            })
+        return out
+
+    def _finish(self) -> None:
+        """Close phases; stop the tracker if this callback started it."""
+        tracker = self.tracker
+        if tracker is None or not tracker.running:
+            return
+        while self._phases_open:
+            self._end_phase()
+        energy_j, _ = self._energy_now()
+        if self._owns:
+            record = tracker.stop()
+            self.result = record
+            self.energy_j = record.energy_j
+            self.emissions_g = (record.emissions_g if record.footprint is not None
+                                else record.energy_j * self._g_per_j)
+        else:
+            self.energy_j, self.emissions_g = energy_j, energy_j * self._g_per_j
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Stop measuring, save the run, write the model card."""
+        if not self._active:
+            return
+        try:
+            self._finish()
+        except Exception as e:  # noqa: BLE001
+            self._fail(e)
+            return
+        finally:
+            self._active = False
+        if self.model_card and getattr(state, "is_world_process_zero", True):
+            self._write_card(getattr(args, "output_dir", None))
+
+    def _write_card(self, output_dir: str | None) -> None:
+        if not output_dir:
+            return
+        try:
+            self.model_card_path = write_co2_metadata(
+                output_dir, self.emissions_g, training_type=self.training_type,
+                geographical_location=self.geographical_location or self._location(),
+                hardware_used=self.hardware_used or self._hardware())
+        except Exception as e:  # noqa: BLE001
+            warn(f"could not write co2_eq_emissions to the model card in {output_dir} ({e})",
+                 MeasurementWarning, "W452")
+
+    def _location(self) -> str | None:
+        region = self.result.region if self.result is not None else self._grid.code
+        name = getattr(self._grid, "name", None)
+        if region and region != self._grid.code:
+            return region
+        return f"{name} ({region})" if name and region and name != region else (name or region)
+
+    def _hardware(self) -> str | None:
+        tracker = self.tracker
+        if self.result is not None:
+            parts = [f"{d.name} ({d.provenance.value})" for d in self.result.devices]
+        elif tracker is not None:
+            parts = [f"{s.info.name} ({s.info.provenance.value})" for s in tracker.sensors]
+        else:
+            parts = []
+        return ", ".join(parts) or None
+
+    def _fail(self, error: BaseException) -> None:
+        """Stop measuring after an unexpected error, without failing training."""
+        warn(f"wattlm stopped measuring this training run ({error!r}); training goes on",
+             MeasurementWarning, "W450")
+        self._active = False
+        tracker = self.tracker
+        if self._owns and tracker is not None and tracker.running:
+            try:
+                self.result = tracker.stop(status="failed")
+            except Exception:  # noqa: BLE001, S110
+                pass
