@@ -136,6 +136,7 @@ def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
         if isinstance(ranks, list) and ranks and all(isinstance(r, dict) for r in ranks):
             keys = list(dict.fromkeys(k for r in ranks for k in r))
             lines.append(table(keys, [[_cell(r.get(k)) for k in keys] for r in ranks]))
+        lines += _job_tables(record.distributed)
     fp = record.footprint
     if fp is not None:
         lines += ["", "footprint:",
@@ -147,6 +148,30 @@ def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
     if record.warnings:
         lines += ["", "warnings:"] + [f"  {w}" for w in record.warnings]
     return "\n".join(lines)
+
+
+def _job_tables(info: dict[str, Any]) -> list[str]:
+    """Per-node and per-rank tables of a distributed run (who measured what)."""
+    from wattlm.cli._output import table
+    from wattlm.units import j_to_kwh
+
+    lines = []
+    if isinstance(info.get("missing_ranks"), list):
+        lines.append(f"  missing ranks: {', '.join(map(str, info['missing_ranks'])) or 'none'}")
+    nodes, ranks = info.get("nodes"), info.get("ranks")
+    if isinstance(nodes, dict) and nodes:
+        lines.append(table(
+            ["node", "host", "energy kWh", "ranks", "shared sensors measured by"],
+            [[name, _cell(n.get("host")), _cell(j_to_kwh(float(n.get("energy_j", 0.0)))),
+              ",".join(str(r) for r in n.get("ranks", [])) or "-",
+              _cell(n.get("measured_shared_by"))] for name, n in nodes.items()]))
+    if isinstance(ranks, dict) and ranks:
+        lines.append(table(
+            ["rank", "node", "local rank", "energy kWh", "devices"],
+            [[rank, _cell(r.get("node")), _cell(r.get("local_rank")),
+              _cell(j_to_kwh(float(r.get("energy_j", 0.0)))), ", ".join(r.get("devices", []))]
+             for rank, r in sorted(ranks.items(), key=lambda item: int(item[0]))]))
+    return lines
 
 
 def _cell(value: Any) -> str:
