@@ -209,3 +209,26 @@ def test_bad_arguments_fail_before_training() -> None:
         WattlmCallback(projection_fraction=0.0)
     with pytest.raises(InvalidInputError, match="fine-tuning"):
         WattlmCallback(training_type="finetune")
+
+
+def test_energy_shows_in_the_progress_bar(tmp_path: Path, model: Any, dataset: Any) -> None:
+    from transformers.trainer_callback import ProgressCallback
+
+    seen: list[str] = []
+
+    class Peek(TrainerCallback):  # type: ignore[misc]
+        def on_log(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            bar = next(c for c in trainer.callback_handler.callbacks
+                       if isinstance(c, ProgressCallback)).training_bar
+            if bar is not None:
+                seen.append(str(bar.postfix))
+
+    callback = WattlmCallback(region="FR", sensors=[FakeSensor(power_w=36.0)], warmup_steps=0)
+    trainer = Trainer(model=model, args=make_args(tmp_path / "out", max_steps=12,
+                                                  logging_steps=4, disable_tqdm=False),
+                      train_dataset=dataset, callbacks=[callback])
+    trainer.add_callback(Peek())
+    trainer.train()
+    assert len(seen) >= 3
+    assert all("energy=" in p and "power=36" in p for p in seen), seen
+    assert "total~=" in seen[-1]

@@ -139,6 +139,7 @@ class WattlmCallback(TrainerCallback):
         self._g_per_j = 0.0
         self._phases_open = 0
         self._in_eval = False
+        self._callbacks: list[Any] = []  # the Trainer's callbacks, when found
 
     # -- ordering --------------------------------------------------------------------------
     def _promote(self) -> None:
@@ -165,6 +166,7 @@ class WattlmCallback(TrainerCallback):
                     if index > target:
                         callbacks.pop(index)
                         callbacks.insert(target, self)
+                    self._callbacks = callbacks
                     return
                 frame = frame.f_back
         except Exception:  # noqa: BLE001, S110 - ordering is a nicety, never a failure
@@ -309,8 +311,20 @@ class WattlmCallback(TrainerCallback):
             history = getattr(state, "log_history", None)
             if history and history[-1].get("step") == state.global_step:
                 history[-1].update(values)
+            self._show_in_progress_bar(values)
         except Exception as e:  # noqa: BLE001
             self._fail(e)
+
+    def _show_in_progress_bar(self, values: dict[str, float]) -> None:
+        """Put energy and power (and the projection) in the Trainer's tqdm bar, if it has one."""
+        for callback in self._callbacks:
+            bar = getattr(callback, "training_bar", None)
+            if type(callback).__name__ == "ProgressCallback" and bar is not None:
+                postfix = {"energy": f"{values['energy_kwh'] * 1000:.3g} Wh",
+                           "power": f"{values['power_w']:.3g} W"}
+                if "projected_energy_kwh" in values:
+                    postfix["total~"] = f"{values['projected_energy_kwh'] * 1000:.3g} Wh"
+                bar.set_postfix(postfix, refresh=False)
 
     def metrics(self) -> dict[str, float]:
         """Return the figures this callback adds to a log, as of now."""
