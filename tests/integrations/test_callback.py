@@ -232,3 +232,18 @@ def test_energy_shows_in_the_progress_bar(tmp_path: Path, model: Any, dataset: A
     assert len(seen) >= 3
     assert all("energy=" in p and "power=36" in p for p in seen), seen
     assert "total~=" in seen[-1]
+
+
+def test_a_store_that_cannot_open_never_fails_training(tmp_path: Path, model: Any,
+                                                       dataset: Any) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    callback = WattlmCallback(region="FR", db=str(blocker / "runs.db"),
+                              sensors=[FakeSensor(power_w=10.0)])
+    trainer = Trainer(model=model, args=make_args(tmp_path / "out", max_steps=4, logging_steps=2),
+                      train_dataset=dataset, callbacks=[callback])
+    trainer.train()
+    assert trainer.state.global_step == 4
+    assert callback.result is None and callback.not_measuring is not None
+    assert str(blocker) in callback.not_measuring
+    assert all("energy_kwh" not in h for h in trainer.state.log_history)
