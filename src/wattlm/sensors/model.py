@@ -20,6 +20,7 @@ import csv
 import io
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -288,6 +289,30 @@ def cgroup_memory_limit_bytes(cgroup_root: str | os.PathLike[str] = "/sys/fs/cgr
 # ---------------------------------------------------------------- process tree
 
 
+_parents_lock = threading.Lock()
+_parents_cache: tuple[float, dict[int, list[int]]] = (-float("inf"), {})
+
+
+def _children_by_parent(max_age_s: float) -> dict[int, list[int]]:
+    """Map parent pid -> child pids for every process, reused for ``max_age_s`` seconds.
+
+    The CPU and memory models follow the same tree, so one scan of ``/proc`` serves both.
+    """
+    global _parents_cache
+    with _parents_lock:
+        taken, mapping = _parents_cache
+        now = time.monotonic()
+        if now - taken <= max_age_s:
+            return mapping
+        mapping = {}
+        for proc in psutil.process_iter(["ppid"]):
+            ppid = proc.info.get("ppid")
+            if ppid is not None:
+                mapping.setdefault(ppid, []).append(proc.pid)
+        _parents_cache = (now, mapping)
+        return mapping
+
+
 class ProcessTree:
     """The tracked process and its descendants, including those that were re-parented.
 
@@ -307,7 +332,7 @@ class ProcessTree:
         SensorError: the root process does not exist or cannot be inspected.
     """
 
-    def __init__(self, pid: int, *, refresh_s: float = 0.5,
+    def __init__(self, pid: int, *, refresh_s: float = 2.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         try:
             self._root = psutil.Process(pid)
@@ -326,13 +351,18 @@ class ProcessTree:
         if not force and now - self._last_scan < self._refresh_s:
             return
         self._last_scan = now
-        for proc in list(self._known.values()):
-            try:
-                children = proc.children(recursive=True)
-            except psutil.Error:
-                continue
-            for child in children:
-                self._known.setdefault(child.pid, child)
+        # One pass over /proc for the whole tree (psutil's children() rescans /proc per call).
+        by_parent = _children_by_parent(0.0 if force else self._refresh_s)
+        stack = list(self._known)
+        while stack:
+            for child in by_parent.get(stack.pop(), ()):
+                if child in self._known:
+                    continue
+                try:
+                    self._known[child] = psutil.Process(child)
+                except psutil.Error:
+                    continue
+                stack.append(child)
 
     def processes(self) -> list[psutil.Process]:
         """Return the tracked processes still alive (root first)."""
@@ -395,7 +425,7 @@ class CpuModelSensor(Sensor):
 
     def __init__(self, pid: int, tdp_w: float, cores: int,
                  clock: Callable[[], float] = time.monotonic, *,
-                 quota_cores: float | None = None, refresh_s: float = 0.5) -> None:
+                 quota_cores: float | None = None, refresh_s: float = 2.0) -> None:
         if tdp_w <= 0 or cores <= 0:
             raise ConfigError(f"CPU model needs tdp_w > 0 and cores > 0, got {tdp_w}, {cores}")
         self.info = DeviceInfo(name="cpu:model", kind="cpu", provenance=Provenance.MODELLED)
@@ -447,7 +477,7 @@ class MemoryModelSensor(PowerIntegratingSensor):
 
     def __init__(self, pid: int, watts_per_gb: float = DEFAULT_WATTS_PER_GB, *,
                  limit_bytes: int | None = None,
-                 clock: Callable[[], float] = time.monotonic, refresh_s: float = 0.5) -> None:
+                 clock: Callable[[], float] = time.monotonic, refresh_s: float = 2.0) -> None:
         if watts_per_gb < 0:
             raise ConfigError(f"watts_per_gb must be >= 0, got {watts_per_gb}")
         super().__init__(clock=clock)
