@@ -20,45 +20,14 @@ as it was (other fields of an existing ``co2_eq_emissions`` block are kept too).
 from __future__ import annotations
 
 import importlib.util
-import json
-import math
 from pathlib import Path
 from typing import Any
 
-from wattlm.errors import InvalidInputError
+from wattlm.report.model_card import TRAINING_TYPES, co2_block, yaml_scalar
 
-__all__ = ["co2_metadata", "read_front_matter", "write_co2_metadata"]
+__all__ = ["TRAINING_TYPES", "read_front_matter", "write_co2_metadata"]
 
-TRAINING_TYPES = ("fine-tuning", "pre-training")
 _FENCE = "---"
-
-
-def co2_metadata(
-    emissions_g: float,
-    *,
-    training_type: str = "fine-tuning",
-    geographical_location: str | None = None,
-    hardware_used: str | None = None,
-    source: str = "wattlm",
-) -> dict[str, Any]:
-    """Build the checked ``co2_eq_emissions`` mapping (emissions in grams CO2e).
-
-    Raises:
-        InvalidInputError: negative or non-finite emissions, or an unknown training type.
-    """
-    if not math.isfinite(emissions_g) or emissions_g < 0:
-        raise InvalidInputError(f"emissions must be a finite number of grams >= 0, "
-                                f"got {emissions_g!r}")
-    if training_type not in TRAINING_TYPES:
-        raise InvalidInputError(f"training_type must be one of {', '.join(TRAINING_TYPES)}, "
-                                f"got {training_type!r}")
-    meta: dict[str, Any] = {"emissions": round(float(emissions_g), 6), "source": source,
-                            "training_type": training_type}
-    if geographical_location:
-        meta["geographical_location"] = geographical_location
-    if hardware_used:
-        meta["hardware_used"] = hardware_used
-    return meta
 
 
 def _split(text: str) -> tuple[str | None, str]:
@@ -97,15 +66,6 @@ def _with_yaml(front: str | None, meta: dict[str, Any]) -> str:
     return dumped
 
 
-def _scalar(value: Any) -> str:
-    """Format a YAML scalar: numbers as they are, strings as JSON (valid YAML)."""
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return json.dumps(str(value), ensure_ascii=False)
-
-
 def _without_yaml(front: str | None, meta: dict[str, Any]) -> str:
     """Rewrite the top-level ``co2_eq_emissions`` block line by line; keep everything else.
 
@@ -135,7 +95,7 @@ def _without_yaml(front: str | None, meta: dict[str, Any]) -> str:
             old_fields[-1].append(line)
     if kept and not kept[-1].endswith("\n"):
         kept[-1] += "\n"
-    block = ["co2_eq_emissions:\n"] + [f"  {k}: {_scalar(v)}\n" for k, v in meta.items()]
+    block = ["co2_eq_emissions:\n"] + [f"  {k}: {yaml_scalar(v)}\n" for k, v in meta.items()]
     for group in old_fields:
         key = group[0].strip().split(":", 1)[0].strip()
         if key not in meta:
@@ -167,9 +127,8 @@ def write_co2_metadata(
         The model card's path. Other metadata keys, other ``co2_eq_emissions`` fields and the
         card's text are kept.
     """
-    meta = co2_metadata(emissions_g, training_type=training_type,
-                        geographical_location=geographical_location,
-                        hardware_used=hardware_used)
+    meta = co2_block(emissions_g, source="wattlm", training_type=training_type,
+                     geographical_location=geographical_location, hardware_used=hardware_used)
     if use_yaml is None:
         use_yaml = importlib.util.find_spec("yaml") is not None
     directory = Path(output_dir)

@@ -25,7 +25,8 @@ from typing import Any
 from wattlm.errors import InvalidInputError
 from wattlm.report._data import ReportData, build_report_data
 
-__all__ = ["TRAINING_TYPES", "co2_eq_emissions", "model_card_yaml", "to_yaml"]
+__all__ = ["TRAINING_TYPES", "co2_block", "co2_eq_emissions", "model_card_yaml", "to_yaml",
+           "yaml_scalar"]
 
 TRAINING_TYPES = ("pre-training", "fine-tuning")
 
@@ -47,6 +48,35 @@ def _hardware(data: ReportData) -> str | None:
         counts = Counter(str(d["name"]) for d in data.devices)
         return ", ".join(f"{n} x {name}" if n > 1 else name for name, n in counts.items())
     return data.hardware if data.hardware and data.hardware != "-" else None
+
+
+def co2_block(
+    emissions_g: float,
+    *,
+    source: str,
+    training_type: str | None = None,
+    geographical_location: str | None = None,
+    hardware_used: str | None = None,
+) -> dict[str, Any]:
+    """The checked ``co2_eq_emissions`` mapping from grams; unknown (None) keys are left out.
+
+    Raises:
+        InvalidInputError: negative or non-finite grams, or an unknown ``training_type``.
+    """
+    if not math.isfinite(emissions_g) or emissions_g < 0:
+        raise InvalidInputError(f"emissions must be a finite number of grams >= 0, "
+                                f"got {emissions_g!r}")
+    if training_type is not None and training_type not in TRAINING_TYPES:
+        raise InvalidInputError(f"training_type must be one of {', '.join(TRAINING_TYPES)}, "
+                                f"got {training_type!r}")
+    block: dict[str, Any] = {
+        "emissions": float(f"{float(emissions_g):.6g}"),
+        "source": source,
+        "training_type": training_type,
+        "geographical_location": geographical_location,
+        "hardware_used": hardware_used,
+    }
+    return {k: v for k, v in block.items() if v is not None}
 
 
 def co2_eq_emissions(
@@ -73,26 +103,23 @@ def co2_eq_emissions(
     Raises:
         InvalidInputError: ``training_type`` is not one of :data:`TRAINING_TYPES`.
     """
-    if training_type is not None and training_type not in TRAINING_TYPES:
-        raise InvalidInputError(f"training_type must be one of {', '.join(TRAINING_TYPES)}, "
-                                f"got {training_type!r}")
     data = build_report_data(subject)
     from wattlm import __version__
 
     what = (f"measured run {data.subject_id}" if data.kind == "measured run"
             else data.kind)
     grams = data.emissions_g.central
-    block: dict[str, Any] = {
-        "emissions": float(f"{grams:.6g}") if math.isfinite(grams) else 0.0,
-        "source": source or f"wattlm {__version__} ({what})",
-        "training_type": training_type,
-        "geographical_location": geographical_location or _location(data),
-        "hardware_used": hardware_used or _hardware(data),
-    }
-    return {k: v for k, v in block.items() if v is not None}
+    return co2_block(
+        grams if math.isfinite(grams) else 0.0,
+        source=source or f"wattlm {__version__} ({what})", training_type=training_type,
+        geographical_location=geographical_location or _location(data),
+        hardware_used=hardware_used or _hardware(data))
 
 
-def _scalar(value: Any) -> str:
+def yaml_scalar(value: Any) -> str:
+    """Format a YAML scalar: numbers as they are, strings JSON-quoted (valid YAML)."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -108,7 +135,7 @@ def to_yaml(block: dict[str, Any], key: str = "co2_eq_emissions",
     lines = [f"# {' '.join(c.split())}" for c in comments]
     lines.append(f"{key}:")
     for name, value in block.items():
-        lines.append(f"  {name}: {_scalar(value)}")
+        lines.append(f"  {name}: {yaml_scalar(value)}")
     return "\n".join(lines) + "\n"
 
 
