@@ -71,17 +71,49 @@ def _training_human(t: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _inference_human(inf: dict[str, Any]) -> list[str]:
+    from wattlm.cli._output import format_number, table
+
+    lines = ["Inference, accelerator energy per output token (J), ML.ENERGY v2 measurements:"]
+    rows = []
+    for r in inf["rows"]:
+        est = r["estimated_j_per_token"]
+        rows.append([
+            r["task"], r["model"].split("/")[-1], r["hardware"], r["devices"],
+            f"{r['batch']:.0f}", format_number(r["measured_j_per_token"]),
+            format_number(est["central"]),
+            f"[{format_number(est['low'])} – {format_number(est['high'])}]",
+            _pct(100 * r["error"]), "yes" if r["within_1_5x"] else "NO",
+            _pct(100 * r["ecologits_error"]) if r.get("ecologits_error") is not None else "-",
+            "" if not r.get("calibration") else "calib"])
+    lines.append(table(["task", "model", "hardware", "dev", "batch", "measured", "estimated",
+                        "range", "err", "<=1.5x", "EcoLogits err", ""], rows))
+    summary = inf["summary"]
+    targets = summary["targets"]
+    lines.append("")
+    for label, key in (("all rows", "all"), ("held-out models", "held_out_models")):
+        for tool in ("wattlm", "ecologits"):
+            s = summary[key][tool]
+            lines.append(
+                f"  {tool:<9} {label:<16} median |error| {100 * s['median_abs_error']:.1f} % "
+                f"(target <= {100 * targets['median_abs_error_max']:.0f} %), "
+                f"{100 * s['share_within_1_5x']:.0f} % within {targets['within_factor']}x "
+                f"(target >= {100 * targets['within_share_min']:.0f} %)  "
+                f"{'PASS' if s['pass_median'] and s['pass_within'] else 'FAIL'}")
+    lines.append(f"  inference targets: {'PASS' if summary['pass'] else 'FAIL'}; "
+                 f"{summary['ecologits_note']}; rows marked calib informed the defaults")
+    return lines
+
+
 def _human(result: dict[str, Any]) -> str:
     lines: list[str] = []
     if "training" in result:
         lines += _training_human(result["training"])
     if "inference" in result:
         inf = result["inference"]
-        lines += ["", "Inference (ML.ENERGY v2, accelerator energy per output token):"]
-        summary = inf.get("summary") if isinstance(inf, dict) else None
-        if not summary:
-            lines.append(f"  {inf.get('error', 'no result')}")
+        lines.append("")
+        if "rows" in inf:
+            lines += _inference_human(inf)
         else:
-            for key, value in summary.items():
-                lines.append(f"  {key}: {value}")
+            lines.append(f"Inference: {inf.get('error', 'no result')}")
     return "\n".join(lines)

@@ -20,7 +20,13 @@ from types import TracebackType
 from typing import Any, TypeVar, cast
 
 from wattlm.config import Settings, resolve_settings
-from wattlm.errors import MeasurementWarning, StoreWarning, WattlmError, warn
+from wattlm.errors import (
+    AccountingWarning,
+    MeasurementWarning,
+    StoreWarning,
+    WattlmError,
+    warn,
+)
 from wattlm.records import DeviceEnergy, PhaseRecord, RunRecord, Sample
 from wattlm.sensors.base import Sensor
 from wattlm.tracking.sampler import Sampler
@@ -277,8 +283,8 @@ class Tracker:
 
             fp = account_run(record, sampler.timeline.samples, settings=self.settings)
         except Exception as e:  # noqa: BLE001 - accounting must not fail the user's job
-            record.warnings.append(warn(f"could not account emissions ({e})", StoreWarning,
-                                        "W210"))
+            record.warnings.append(warn(f"could not account emissions ({e})",
+                                        AccountingWarning, "W210"))
             return
         record.footprint = fp
         record.emissions_g = fp.emissions_kg.central * 1000.0
