@@ -11,10 +11,12 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from wattlm import __version__
-from wattlm.errors import WattlmError
+from wattlm.errors import WattlmError, WattlmWarning
 
 # command modules, in the order ``wattlm --help`` lists them
 COMMANDS = (
@@ -47,8 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    """Print wattlm's warnings as one line (``wattlm: warning: W201: ...``), others as usual."""
+    if issubclass(category, WattlmWarning):
+        print(f"wattlm: warning: {message}", file=file or sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. Returns the exit code (also used by ``python -m wattlm``)."""
+    warnings.showwarning = _show_warning
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
