@@ -19,6 +19,8 @@ def test_equivalents_hand_computed() -> None:
     assert found["household_days"].value == pytest.approx(100 / 29.564)
     assert all("http" in e.source for e in found.values())
     assert "km of driving" in str(found["car_km"])
+    assert str(found["smartphone_charges"]) == "806 smartphone charges"
+    assert str(found["household_days"]).startswith("3.38 days of electricity")
 
 
 def test_epa_factor_matches_its_published_derivation() -> None:

@@ -44,6 +44,33 @@ def test_train_human_shows_range_and_assumptions(capsys: pytest.CaptureFixture[s
     assert "GPT-3 on V100" in out and "[" in out and "Assumptions:" in out and "mfu" in out
 
 
+def test_train_human_equivalents_and_embodied_not_counted(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # 1000 device-hours x 400 W = 400 kWh; x 500 g/kWh = 200 kg operational; V100 has no
+    # embodied figure, so embodied is said to be not counted rather than shown as 0.
+    assert _main(["estimate", "train", "--hardware", "V100", "--device-hours", "1000",
+                  "--power-w", "400", "--intensity", "500"]) == 0
+    out = capsys.readouterr().out
+    assert "not counted: the catalogue has no embodied figure for V100" in out
+    # EPA 244.2 g/km: 200,000 g / 244.2 = 819 km; EIA 29.564 kWh/day: 400 / 29.564 = 13.5 days
+    assert "819 km of driving" in out and "13.5 days of electricity" in out
+    assert "charges of smartphone" not in out
+
+
+def test_hardware_and_models_suggest_on_no_match(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main(["hardware", "h10o"]) == 2
+    assert "did you mean H100-SXM" in capsys.readouterr().err
+    assert _main(["models", "lama-9"]) == 2
+    assert "did you mean LLaMA-7B" in capsys.readouterr().err
+
+
+def test_validate_exit_status_follows_the_targets() -> None:
+    from wattlm.cli.validate import _passed
+
+    assert _passed({"summary": {"pass": True}}) and _passed({"error": "not available"})
+    assert not _passed({"summary": {"pass": False}})
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--params=-7e9", "--tokens", "1e12", "--hardware", "h100"], "params must be > 0"),
     (["--params", "7e9", "--tokens", "1e12", "--hardware", "h100", "--mfu", "2"], "mfu"),
@@ -67,6 +94,7 @@ def test_validate_training_human(capsys: pytest.CaptureFixture[str]) -> None:
     assert _main(["validate", "--only", "training"]) == 0
     out = capsys.readouterr().out
     assert out.count("PASS") == 4 and "P21-T4-GPT3" in out
+    assert "measured 100 %" in out and "<=2 %" in out
 
 
 def test_hardware_and_models_tables(capsys: pytest.CaptureFixture[str]) -> None:

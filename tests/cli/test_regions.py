@@ -34,9 +34,26 @@ def test_regions_provider_human(capsys: pytest.CaptureFixture[str]) -> None:
     assert "aws:" not in out
 
 
-def test_regions_no_match(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run(["atlantis"]) == 0
-    assert "no matching region" in capsys.readouterr().out
+def test_regions_no_match_is_an_error() -> None:
+    with pytest.raises(UnknownNameError, match="unknown region .atlantis.: did you mean"):
+        _run(["atlantis"])
+
+
+def test_regions_misspelled_suggests() -> None:
+    with pytest.raises(UnknownNameError, match="did you mean France"):
+        _run(["fracne"])
+
+
+def test_regions_no_match_for_a_provider() -> None:
+    with pytest.raises(UnknownNameError, match="no gcp region matches 'paris-x'.*--provider gcp"):
+        _run(["--provider", "gcp", "paris-x"])
+
+
+def test_bare_cloud_region_suggests_the_provider_prefix() -> None:
+    from wattlm.carbon.intensity import resolve_region
+
+    with pytest.raises(UnknownNameError, match="provider prefix; did you mean aws:eu-west-3"):
+        resolve_region("eu-west-3")
 
 
 def test_unknown_provider_is_a_wattlm_error() -> None:

@@ -33,6 +33,8 @@ class Equivalent:
                 "source": self.source}
 
     def __str__(self) -> str:
+        if self.unit in self.label.split():  # "smartphone charges", "days of electricity ..."
+            return f"{self.value:,.3g} {self.label}"
         return f"{self.value:,.3g} {self.unit} of {self.label}"
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from wattlm._caches import cached
 from wattlm.carbon._tables import parse_float, read_table
-from wattlm.errors import InvalidInputError, did_you_mean
+from wattlm.errors import InvalidInputError, UnknownNameError, did_you_mean
 from wattlm.units import Provenance
 
 __all__ = [
@@ -258,7 +258,12 @@ def resolve_region(region: str | None, *, year: int | None = None) -> GridIntens
         return _cloud_intensity(regions[code], year)
     found = _entity_aliases().get(text.lower())
     if found is None:
-        choices = sorted({*_entities(), *(e.name for e in _entities().values())})
+        bare = [c for c, r in _cloud_regions().items() if r.region.lower() == text.lower()]
+        if bare:
+            raise UnknownNameError(f"unknown region {text!r}: a cloud region needs its provider "
+                                   f"prefix; did you mean {' or '.join(bare)}?")
+        choices = sorted({*_entities(), *(e.name for e in _entities().values()),
+                          *_cloud_regions()})
         raise did_you_mean(text, choices, "region")
     return _country_intensity(found, year)
 

@@ -80,8 +80,9 @@ class NameIndex(Generic[T]):
             return UnknownNameError(
                 f"unknown {self._what} {name!r}: did you mean {' or '.join(hints[:3])}?")
         known = ", ".join(self._canonical(i) for i in self._items[:10])
+        plural = self._what if self._what == "hardware" else f"{self._what}s"
         return UnknownNameError(
-            f"unknown {self._what} {name!r}; known {self._what} include {known}, ... "
+            f"unknown {self._what} {name!r}; known {plural} include {known}, ... "
             f"(list them with `wattlm {'hardware' if self._what == 'hardware' else 'models'}`)")
 
     def search(self, query: str | None) -> list[T]:

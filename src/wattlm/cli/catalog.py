@@ -29,12 +29,13 @@ def register(subparsers: Any) -> None:
 def _hardware(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from wattlm.catalog.hardware import list_hardware
+    from wattlm.catalog.hardware import get_hardware, list_hardware
     from wattlm.cli._output import emit, format_number, table
     from wattlm.errors import UnknownNameError
 
     items = list_hardware(args.query)
     if not items:
+        get_hardware(args.query)  # raises UnknownNameError with "did you mean"
         raise UnknownNameError(f"no hardware matches {args.query!r}; run `wattlm hardware` "
                                "to list all")
 
@@ -54,12 +55,13 @@ def _hardware(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from wattlm.catalog.models import list_models
+    from wattlm.catalog.models import get_model, list_models
     from wattlm.cli._output import emit, table
     from wattlm.errors import UnknownNameError
 
     items = list_models(args.query)
     if not items:
+        get_model(args.query)  # raises UnknownNameError with "did you mean"
         raise UnknownNameError(f"no model matches {args.query!r}; run `wattlm models` to list all")
 
     def human(_: Any) -> str:

@@ -107,9 +107,16 @@ def _human(data: dict[str, Any]) -> str:
               ("energy_kwh", "facility energy (kWh)"), ("emissions_kg", "emissions (kgCO2e)"),
               ("embodied_kg", "embodied (kgCO2e)"), ("water_l", "water (L)")]
     width = max(len(label) for _, label in labels)
+    embodied_note = data.get("footprint_assumptions", {}).get("embodied", {})
     for key, label in labels:
-        if data.get(key) is not None:
+        if data.get(key) is None:
+            continue
+        if key == "embodied_kg" and str(embodied_note.get("source", "")).startswith(
+                "not counted"):
+            lines.append(f"  {label.ljust(width)}  {embodied_note['source']}")
+        else:
             lines.append(f"  {label.ljust(width)}  {_fmt(data[key])}")
+    lines += _equivalents(data)
     lines += ["", "Assumptions:"]
     for name, note in {**data["assumptions"], **data.get("footprint_assumptions", {})}.items():
         if not isinstance(note, dict):
@@ -117,5 +124,31 @@ def _human(data: dict[str, Any]) -> str:
         value = note.get("value")
         prov = note.get("provenance") or ""
         source = str(note.get("source", ""))
-        lines.append(f"  {name}: {value} ({prov}{', ' if prov else ''}{source[:90]})")
+        if len(source) > 90:
+            source = source[:89] + "…"
+        lines.append(f"  {name}: {value} ({prov}{', ' if prov else ''}{source})")
     return "\n".join(lines)
+
+
+def _equivalents(data: dict[str, Any]) -> list[str]:
+    """Everyday equivalents of the central emissions (operational + embodied) and energy."""
+    from wattlm.carbon.equivalents import equivalents
+
+    emissions = data.get("emissions_kg") or {}
+    embodied = data.get("embodied_kg") or {}
+    energy = data.get("energy_kwh") or {}
+    if "central" not in emissions or "central" not in energy:
+        return []
+    total_kg = emissions["central"] + embodied.get("central", 0.0)
+    found = equivalents(max(total_kg, 0.0), max(energy["central"], 0.0))
+    if not found:
+        return []
+    from wattlm.cli._output import format_number
+
+    lines = ["", f"Equivalents (central: {format_number(total_kg)} kgCO2e operational + "
+                 f"embodied, {format_number(energy['central'])} kWh):"]
+    lines += [f"  {format_number(e.value)} " + (
+        e.label if e.unit in e.label.split() else f"{e.unit} of {e.label}") for e in found]
+    lines.append("  sources: US EPA Greenhouse Gas Equivalencies Calculator; US EIA "
+                 "(`wattlm report` cites each)")
+    return lines

@@ -16,7 +16,8 @@ def register(subparsers: Any) -> None:
         "whose code, name or place contains QUERY, with grid carbon intensity (gCO2e/kWh), "
         "data year, source and the provider's published PUE.")
     parser.add_argument("query", nargs="?", default=None,
-                        help="text to search for (e.g. france, us-east, FR)")
+                        help="text to search for (e.g. france, us-east, FR); nothing found: exit 2 "
+                        "with the closest names")
     parser.add_argument("--provider", default=None,
                         help="only this cloud provider's regions: aws, gcp or azure")
     add_format_option(parser)
@@ -24,16 +25,28 @@ def register(subparsers: Any) -> None:
 
 
 def _human(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "no matching region"
     body = [[r["code"], r["name"], f"{r['intensity_g_per_kwh']:.0f}", r["year"],
              "-" if r["pue"] is None else f"{r['pue']:g}", r["source"]] for r in rows]
     return table(["code", "name", "gCO2e/kWh", "year", "PUE", "source"], body)
+
+
+def _no_match(query: str, provider: str | None) -> None:
+    """Raise a precise error for a search that found nothing, with "did you mean"."""
+    from wattlm.carbon.intensity import resolve_region
+    from wattlm.errors import UnknownNameError
+
+    if provider is not None:
+        raise UnknownNameError(f"no {provider} region matches {query!r}; run `wattlm regions "
+                               f"--provider {provider}` to list them all")
+    resolve_region(query)  # raises UnknownNameError with "did you mean"
+    raise UnknownNameError(f"no region matches {query!r}; run `wattlm regions` to list them all")
 
 
 def _handle(args: argparse.Namespace) -> int:
     from wattlm.carbon.intensity import search_regions
 
     found = search_regions(args.query, provider=args.provider)
+    if not found and args.query:
+        _no_match(args.query, args.provider)
     emit([g.to_dict() for g in found], args.format, _human)
     return 0

@@ -16,7 +16,8 @@ def register(subparsers: Any) -> None:
         "validate", help="check the estimators against published footprints",
         description="Published vs estimated for every packaged training footprint (given the "
                     "published hours and power; given only params, tokens and hardware) and "
-                    "every ML.ENERGY inference measurement, with the targets and PASS/FAIL.")
+                    "every ML.ENERGY inference measurement, with the targets and PASS/FAIL. "
+                    "Exit status 0 when every target is met, 1 when one is not.")
     p.add_argument("--only", choices=["training", "inference"], help="run one part only")
     add_format_option(p)
     p.set_defaults(handler=_validate)
@@ -38,11 +39,29 @@ def _validate(args: argparse.Namespace) -> int:
         else:
             result["inference"] = validate_inference()
     emit(result, args.format, _human)
-    return 0
+    return 0 if all(_passed(part) for part in result.values()) else 1
+
+
+def _passed(part: dict[str, Any]) -> bool:
+    """Whether one part met its targets (a part that could not run counts as passed)."""
+    summary = part.get("summary")
+    return not isinstance(summary, dict) or summary.get("pass") is not False
 
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1f}%"
+
+
+def _check_value(check: dict[str, Any]) -> str:
+    """A check's measured value with its unit (fractions as percentages)."""
+    unit = check.get("unit")
+    if unit == "fraction":
+        return f"{100 * check['value']:.0f} %"
+    if unit == "%":
+        return f"{check['value']:.1f} %"
+    if unit == "ratio":
+        return f"{check['value']:.2f}x"
+    return f"{check['value']:.3g}"
 
 
 def _training_human(t: dict[str, Any]) -> list[str]:
@@ -54,8 +73,8 @@ def _training_human(t: dict[str, Any]) -> list[str]:
              format_number(g["published_emissions_kg"]),
              format_number(g["estimated_emissions_kg"]), _pct(g.get("emissions_kg_error_pct")),
              "ok" if g["ok"] else "FAIL"] for g in t["given_hours"]]
-    lines.append(table(["row", "hardware", "kWh pub", "kWh est", "err", "kg pub", "kg est",
-                        "err", ""], rows))
+    lines.append(table(["row", "hardware", "kWh pub", "kWh est", "err", "kgCO2e pub",
+                        "kgCO2e est", "err", "<=2 %"], rows))
     lines += ["", "Training, given only parameters, tokens and hardware:"]
     rows = [[f["row_id"], f["hardware"], f["quantity"], format_number(f["published"]),
              format_number(f["central"]),
@@ -67,7 +86,7 @@ def _training_human(t: dict[str, Any]) -> list[str]:
     lines.append("")
     for c in t["summary"]["checks"]:
         lines.append(f"  {'PASS' if c['pass'] else 'FAIL'}  {c['target']}: "
-                     f"measured {c['value']:.3g}")
+                     f"measured {_check_value(c)}")
     return lines
 
 

@@ -157,10 +157,9 @@ def _check_inputs(params: float | None, active_params: float | None, tokens: flo
                         ("seq_len", seq_len)):
         _check_positive(name, value)
     _check_positive("devices", devices, integer=True)
-    if mfu is not None:
-        _check_positive("mfu", mfu)
-        if mfu > 1:
-            raise InvalidInputError(f"mfu must be in (0, 1], got {mfu!r} (e.g. 0.4 for 40 %)")
+    if mfu is not None and (isinstance(mfu, bool) or not isinstance(mfu, (int, float))
+                            or not 0 < mfu <= 1):
+        raise InvalidInputError(f"mfu must be in (0, 1], got {mfu!r} (e.g. 0.4 for 40 %)")
     if pue is not None and (not isinstance(pue, (int, float)) or not math.isfinite(pue)
                             or pue < 1):
         raise InvalidInputError(f"pue must be a number >= 1 (e.g. 1.1), got {pue!r}")

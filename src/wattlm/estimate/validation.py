@@ -134,7 +134,8 @@ def validate_training() -> dict[str, Any]:
 
     Returns:
         ``{"given_hours": [...], "from_params": [...], "summary": {...}}``; the summary holds
-        each target, the measured value and ``pass``.
+        each target, the measured value, its unit (``%``, ``fraction`` or ``ratio``) and
+        ``pass``.
     """
     rows = training_rows()
     given = [_given_hours(r) for r in rows if "given_hours" in r.modes]
@@ -144,13 +145,13 @@ def validate_training() -> dict[str, Any]:
     inside = sum(1 for f in from_params if f["inside"]) / len(from_params)
     spread = statistics.median(f["spread"] for f in from_params)
     checks = [
-        {"target": "given hours: every |error| <= 2 %", "value": max_err,
+        {"target": "given hours: every |error| <= 2 %", "value": max_err, "unit": "%",
          "pass": max_err <= TARGETS["given_hours_max_abs_error_pct"]},
-        {"target": "from params: median |error| <= 25 %", "value": median_err,
+        {"target": "from params: median |error| <= 25 %", "value": median_err, "unit": "%",
          "pass": median_err <= TARGETS["from_params_median_abs_error_pct"]},
-        {"target": "from params: >= 80 % inside [low, high]", "value": inside,
+        {"target": "from params: >= 80 % inside [low, high]", "value": inside, "unit": "fraction",
          "pass": inside >= TARGETS["from_params_min_inside_fraction"]},
-        {"target": "from params: median high/low <= 3", "value": spread,
+        {"target": "from params: median high/low <= 3", "value": spread, "unit": "ratio",
          "pass": spread <= TARGETS["from_params_max_median_spread"]},
     ]
     summary = {
