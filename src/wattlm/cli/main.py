@@ -32,6 +32,7 @@ COMMANDS = (
     "report",
     "compare",
     "whatif",
+    "dashboard",
 )
 
 
