@@ -126,5 +126,55 @@ def test_compare_two_local_variants_end_to_end(tmp_path: Path,
     assert [v["status"] for v in data["variants"]] == ["ok", "ok"]
     assert all(v["items"] == 4 for v in data["variants"])
     assert all(0.0 <= v["quality"] <= 1.0 for v in data["variants"])
+    # 4 texts of 2 words: [CLS] w w [SEP] = 4 input tokens each, 16 in all
+    assert all(v["tokens"] == 16 for v in data["variants"])
     assert data["pareto"]
     assert "Variant comparison" in out.read_text(encoding="utf-8")
+
+
+def test_report_requests_adds_sci_per_request(capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = _stored_run()
+    assert main(["report", str(run_id), "--format", "json", "--requests", "10"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["per_unit"]
+    assert row["sci_g"]["central"] == pytest.approx(72.0 / 10)   # 72 g, no embodied
+    assert main(["report", str(run_id), "--requests", "-1"]) == 2
+    assert "requests must be a finite number > 0" in capsys.readouterr().err
+
+
+def test_whatif_of_an_estimate_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    est = tmp_path / "est.json"
+    assert main(["estimate", "train", "--model", "llama-2-70b", "--hardware", "A100-80GB",
+                 "--region", "FR", "--report", "json", "-o", str(est)]) == 0
+    capsys.readouterr()
+    assert main(["whatif", str(est), "--no-regions", "--hardware", "H100-SXM",
+                 "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (scenario,) = data["scenarios"]
+    ratio = (700 / 989.4) / (400 / 312)   # H100-SXM over A100-80GB, energy per bf16 FLOP
+    assert scenario["emissions_g"] == pytest.approx(data["baseline_emissions_g"] * ratio,
+                                                    rel=1e-6)
+
+
+def test_whatif_cli_errors_name_the_cli_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = _stored_run()   # devices gpu0/cpu: not in the hardware catalogue
+    assert main(["whatif", str(run_id), "--no-regions", "--hardware", "H100-SXM"]) == 2
+    assert "--current-hardware" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("body, message", [
+    ('[compare]\ninputs = "in.txt"\nwarmup = "x"\n\n[variants.base]\nmodel = "m"\n',
+     "warmup must be an integer >= 0"),
+    ('[compare]\ninputs = "in.txt"\n\n[variants.base]\nmodel = "m"\nbatch_size = 0\n',
+     "batch_size must be an integer >= 1"),
+    ('[compare]\ninputs = "in.txt"\nbaseline = "fast"\n\n[variants.base]\nmodel = "m"\n',
+     "baseline 'fast' is not a variant"),
+    ('[compare]\ninputs = "empty.txt"\n\n[variants.base]\nmodel = "m"\n', "holds no texts"),
+])
+def test_compare_spec_values_are_checked_before_loading(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, message: str) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "in.txt").write_text("hello\n", encoding="utf-8")
+    (tmp_path / "empty.txt").write_text("\n", encoding="utf-8")
+    assert main(["compare", str(_spec(tmp_path, body))]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,23 @@ def test_bad_inputs() -> None:
     with pytest.raises(InvalidInputError, match="current_hardware"):
         whatif(no_hw, regions=None, hardware=["H100-SXM"])
     assert hardware_energy_ratio("A100-80GB", "A100-80GB") == pytest.approx(1.0)
+
+
+def test_basis_from_a_json_report_of_an_estimate(tmp_path: Path) -> None:
+    import wattlm
+    from wattlm.compare.whatif import basis_from_report
+    from wattlm.report import render
+
+    est = wattlm.estimate_training(model="llama-2-70b", hardware="A100-80GB", region="FR",
+                                   pue=1.1)
+    path = tmp_path / "est.json"
+    path.write_text(render(est, "json"), encoding="utf-8")
+    basis = basis_from_report(str(path))
+    # the report's energy is IT energy (before PUE); est.energy_kwh includes PUE 1.1
+    assert basis.energy_kwh == pytest.approx(est.energy_kwh.central / 1.1, rel=1e-6)
+    assert basis.pue == pytest.approx(1.1)
+    assert basis.emissions_g == pytest.approx(est.emissions_kg.central * 1000.0, rel=1e-6)
+    assert basis.hardware == "A100-80GB" and basis.region == "FR"
+    (path.parent / "bad.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="not a wattlm JSON report"):
+        basis_from_report(str(path.parent / "bad.json"))

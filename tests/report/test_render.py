@@ -164,3 +164,47 @@ def test_bad_format_and_subject_are_precise_errors(tmp_path: Path) -> None:
         render(record, "pdf")
     with pytest.raises(InvalidInputError, match="RunRecord"):
         render(42, "md")
+
+
+def test_sci_uses_given_units_never_the_sampler_count(tmp_path: Path) -> None:
+    record, _, _ = _run(tmp_path, project="p")
+    assert record.extra["samples"] > 0                 # the sampler's reading count
+    assert "Per functional unit" not in render(record, "md")
+    data = json.loads(render(record, "json", requests=100))
+    (row,) = data["per_unit"]
+    # (E x PUE x I + M) / R = (1.5 kWh x 1.5 x 100 g/kWh + 0) / 100 = 2.25 g per request
+    assert row["unit"] == "request"
+    assert row["sci_g"]["central"] == pytest.approx(2.25)
+    assert row["energy_j"]["central"] == pytest.approx(5.4e6 / 100)
+    with pytest.raises(InvalidInputError, match="requests must be a finite number > 0"):
+        render(record, "md", requests=0)
+    with pytest.raises(InvalidInputError, match="does not take provider"):
+        render(record, "md", provider="ACME")
+
+
+def test_inference_estimate_report_has_location_components_and_per_request_sci() -> None:
+    est = wattlm.estimate_inference(model="llama-2-70b", hardware="H100-SXM", region="FR",
+                                    input_tokens=800, output_tokens=300, batch_size=16)
+    data = json.loads(render(est, "json"))
+    assert data["region"] == "FR"
+    per = {r["unit"]: r for r in data["per_unit"]}
+    # one request: the estimate's own energy; 1000 output tokens: x 1000 / 300
+    assert per["request"]["energy_j"]["central"] == pytest.approx(
+        est.energy_per_request_j.central, rel=1e-6)
+    assert per["1000 output tokens"]["energy_j"]["central"] == pytest.approx(
+        est.energy_per_request_j.central * 1000 / 300, rel=1e-6)
+    parts = {c["name"]: c["energy_kwh"] for c in data["components"]}
+    assert parts["accelerators"] == pytest.approx(
+        est.accelerators_energy_per_request_j.central / 3.6e6, rel=1e-6)
+    assert sum(parts.values()) == pytest.approx(data["facility_energy_kwh"]["central"], rel=1e-6)
+    page = render(est, "html")
+    assert page.count("data:image/png;base64,") == 2  # energy by component, emissions
+    assert "| Location | FR | estimate input |" in render(est, "md")
+
+
+def test_assumptions_show_units_and_unaccounted_embodied_says_so(tmp_path: Path) -> None:
+    record, _, _ = _run(tmp_path, project="p")
+    text = render(record, "md")
+    assert "| intensity | 100 g/kWh |" in text
+    assert "| Embodied emissions (share) | not counted" in text   # not a bare "0 g CO2e"
+    assert "embodied share not counted" in render(record, "model-card")

@@ -51,7 +51,8 @@ def register(subparsers: Any) -> None:
         description="Run each variant named in a TOML file (local model directories, int8, "
         "half precision, batch sizes) on the same inputs after a warm-up, measure each with "
         "wattlm, and print energy per item and token, latency, quality, the Pareto set and "
-        "recommendations.")
+        "recommendations. J/token counts input tokens (the baseline's tokenizer, truncated "
+        "to max_length); latency is per call (one batch).")
     parser.add_argument("spec", help="TOML file naming the inputs and the variants")
     parser.add_argument("--report", choices=("md", "html", "json"), default=None,
                         help="also write a report in this format (with -o)")
@@ -67,6 +68,23 @@ def _unknown(found: set[str], allowed: set[str], where: str) -> None:
     for key in sorted(found - allowed):
         hint = str(did_you_mean(key, sorted(allowed), "key"))
         raise ConfigError(f"{where}: {hint}; allowed keys: {', '.join(sorted(allowed))}")
+
+
+_INT_MIN = {"warmup": 0, "limit": 1, "max_length": 1, "batch_size": 1}
+_STR_KEYS = {"inputs", "text_key", "label_key", "quality", "baseline", "region", "model",
+             "quantize", "dtype", "device"}
+
+
+def _check_types(values: dict[str, Any], where: str) -> None:
+    from wattlm.errors import ConfigError
+
+    for key, value in values.items():
+        if key in _INT_MIN and (isinstance(value, bool) or not isinstance(value, int)
+                                or value < _INT_MIN[key]):
+            raise ConfigError(f"{where}: {key} must be an integer >= {_INT_MIN[key]}, got "
+                              f"{value!r}")
+        if key in _STR_KEYS and not isinstance(value, str):
+            raise ConfigError(f"{where}: {key} must be a string, got {value!r}")
 
 
 def load_spec(path: str) -> dict[str, Any]:
@@ -96,6 +114,7 @@ def load_spec(path: str) -> dict[str, Any]:
     if not isinstance(settings, dict) or not isinstance(variants, dict):
         raise ConfigError(f"{file}: [compare] and [variants.NAME] must be tables")
     _unknown(set(settings), _COMPARE_KEYS, f"{file} [compare]")
+    _check_types(settings, f"{file} [compare]")
     if not variants:
         raise ConfigError(f"{file}: no variants: add at least one [variants.NAME] with model=")
     base_dir = file.parent
@@ -103,6 +122,7 @@ def load_spec(path: str) -> dict[str, Any]:
         if not isinstance(options, dict):
             raise ConfigError(f"{file}: [variants.{name}] must be a table")
         _unknown(set(options), _VARIANT_KEYS, f"{file} [variants.{name}]")
+        _check_types(options, f"{file} [variants.{name}]")
         if "model" not in options:
             raise ConfigError(f"{file} [variants.{name}]: model = \"path/to/model\" is required")
         model_dir = (base_dir / str(options["model"])).resolve()
@@ -121,6 +141,9 @@ def load_spec(path: str) -> dict[str, Any]:
     settings["inputs"] = str((base_dir / str(settings["inputs"])).resolve())
     if settings.get("quality", "accuracy") not in ("accuracy", "none"):
         raise ConfigError(f"{file} [compare]: quality must be \"accuracy\" or \"none\"")
+    if "baseline" in settings and settings["baseline"] not in variants:
+        raise ConfigError(f"{file} [compare]: baseline {settings['baseline']!r} is not a variant; "
+                          f"variants are {', '.join(variants)}")
     return {"compare": settings, "variants": variants}
 
 
@@ -158,6 +181,9 @@ def load_inputs(settings: dict[str, Any]) -> tuple[list[str], list[Any] | None]:
     limit = settings.get("limit")
     if isinstance(limit, int) and limit > 0:
         texts, labels = texts[:limit], labels[:limit]
+    if not texts:
+        raise ConfigError(f"inputs {path} holds no texts (empty file or blank lines only): "
+                          "give at least one")
     has_labels = bool(labels) and len(labels) == len(texts)
     return texts, labels if has_labels else None
 
@@ -170,10 +196,12 @@ def _lazy_variant(options: dict[str, Any], max_length: int) -> Any:
         if "runner" not in state:
             import torch
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
+            from transformers.utils import logging as hf_logging
 
             from wattlm.compare.variants import int8_dynamic, transformers_runner
 
             path = options["model"]
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             model = AutoModelForSequenceClassification.from_pretrained(
                 path, local_files_only=True).eval()
@@ -193,6 +221,28 @@ def _lazy_variant(options: dict[str, Any], max_length: int) -> Any:
         return [names.get(o, o) if isinstance(o, int) else o for o in outputs]
 
     return run
+
+
+def _token_counter(model_dir: str, max_length: int) -> Any:
+    """``count_tokens(text, output)``: input tokens of ``text`` with the baseline's tokenizer.
+
+    Raises:
+        ConfigError: the tokenizer cannot be loaded from ``model_dir`` (before measuring).
+    """
+    from wattlm.errors import ConfigError
+
+    try:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    except Exception as e:  # noqa: BLE001 - any load failure is a spec problem
+        raise ConfigError(f"cannot load a tokenizer from {model_dir} ({type(e).__name__}: "
+                          f"{e}); the model directory needs its tokenizer files") from e
+
+    def count(text: Any, _output: Any) -> int:
+        return len(tokenizer(str(text), truncation=True, max_length=max_length)["input_ids"])
+
+    return count
 
 
 def _accuracy(labels: list[Any]) -> Any:
@@ -233,11 +283,13 @@ def _handle(args: argparse.Namespace) -> int:
     max_length = int(settings.get("max_length", 128))
     variants = {name: _lazy_variant(options, max_length)
                 for name, options in spec["variants"].items()}
+    baseline = settings.get("baseline") or next(iter(variants))
+    count_tokens = _token_counter(spec["variants"][baseline]["model"], max_length)
     result = compare(variants, texts, quality=_accuracy(labels) if wants_quality and labels
                      else None, warmup=int(settings.get("warmup", 1)),
                      batch_size=settings.get("batch_size"), baseline=settings.get("baseline"),
                      quality_name="accuracy" if wants_quality and labels else "quality",
-                     region=settings.get("region"))
+                     region=settings.get("region"), count_tokens=count_tokens)
     emit(result.to_dict(), args.format, _human)
     if args.report:
         from wattlm.cli.report import write_text

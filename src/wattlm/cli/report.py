@@ -26,6 +26,13 @@ def register(subparsers: Any) -> None:
                         help="model card: training_type")
     parser.add_argument("--model-name", default=None, help="disclosure: the model's name")
     parser.add_argument("--provider", default=None, help="disclosure: the model's provider")
+    units = parser.add_mutually_exclusive_group()
+    units.add_argument("--tokens", type=float, default=None, metavar="N",
+                       help="tokens the run processed: adds SCI per 1000 tokens")
+    units.add_argument("--requests", type=float, default=None, metavar="N",
+                       help="requests the run served: adds SCI per request")
+    units.add_argument("--samples", type=float, default=None, metavar="N",
+                       help="training/evaluation samples the run processed: adds SCI per sample")
     parser.set_defaults(handler=_handle)
 
 
@@ -90,6 +97,8 @@ def _handle(args: argparse.Namespace) -> int:
     if args.format == "disclosure":
         options.update({k: v for k, v in (("model_name", args.model_name),
                                           ("provider", args.provider)) if v})
+    options.update({k: v for k in ("tokens", "requests", "samples")
+                    if (v := getattr(args, k)) is not None})
     text = render(record, args.format, devices=devices, samples=samples, **options)
     write_text(text, args.output)
     return 0

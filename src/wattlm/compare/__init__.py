@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from wattlm.compare.variants import ComparisonResult, VariantResult, compare
-from wattlm.compare.whatif import WhatIfResult, whatif
+from wattlm.compare.variants import (
+    ComparisonResult,
+    VariantResult,
+    compare,
+    half_precision,
+    int8_dynamic,
+    pareto_front,
+    transformers_runner,
+    transformers_variants,
+)
+from wattlm.compare.whatif import WhatIfResult, basis_from_report, whatif
 
-__all__ = ["ComparisonResult", "VariantResult", "WhatIfResult", "compare", "whatif"]
+__all__ = ["ComparisonResult", "VariantResult", "WhatIfResult", "basis_from_report", "compare",
+           "half_precision", "int8_dynamic", "pareto_front", "transformers_runner",
+           "transformers_variants", "whatif"]

@@ -25,7 +25,8 @@ from typing import Any
 from wattlm.errors import InvalidInputError
 from wattlm.records import RunRecord
 
-__all__ = ["Basis", "Scenario", "WhatIfResult", "basis_of", "hardware_energy_ratio", "whatif"]
+__all__ = ["Basis", "Scenario", "WhatIfResult", "basis_from_report", "basis_of",
+           "hardware_energy_ratio", "whatif"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,51 @@ def basis_of(subject: Any) -> Basis:
     hardware = _catalog_name(data.hardware.split(" x ")[-1]) if data.hardware else None
     return Basis(data.energy_kwh.central, data.pue or 1.0, data.intensity_g_per_kwh,
                  data.duration_s, data.region, hardware, data.kind)
+
+
+def basis_from_report(source: str | dict[str, Any]) -> Basis:
+    """What :func:`whatif` varies, from a JSON report (a path or the parsed dict).
+
+    The JSON is what ``wattlm report RUN --format json`` or ``wattlm estimate train ...
+    --report json`` writes (``render(subject, "json")``): IT energy, PUE, intensity, duration,
+    region and hardware are read from it.
+
+    Raises:
+        InvalidInputError: the file cannot be read, is not JSON, or is not a wattlm report.
+    """
+    import json
+
+    data: Any = source
+    if not isinstance(source, dict):
+        try:
+            with open(source, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except OSError as e:
+            raise InvalidInputError(f"cannot read report {source}: {e.strerror or e}") from e
+        except json.JSONDecodeError as e:
+            raise InvalidInputError(f"{source} is not JSON ({e.msg}, line {e.lineno}); give "
+                                    "a run id or a JSON report from `wattlm report RUN "
+                                    "--format json`") from e
+    energy = data.get("energy_kwh") if isinstance(data, dict) else None
+    intensity = data.get("intensity_g_per_kwh") if isinstance(data, dict) else None
+    if not isinstance(energy, dict) or not isinstance(energy.get("central"), (int, float)) \
+            or not isinstance(intensity, (int, float)):
+        raise InvalidInputError(f"{source if isinstance(source, str) else 'the report'} is not "
+                                "a wattlm JSON report with energy_kwh and intensity_g_per_kwh; "
+                                "write one with `wattlm report RUN --format json -o r.json`")
+    hardware = str(data.get("hardware") or "")
+    pue = data.get("pue")
+    duration = data.get("duration_s")
+    kind = str(data.get("kind") or "report")
+    subject_id = data.get("subject_id")
+    label = (f"run {subject_id}" if kind == "measured run" and subject_id not in (None, "-")
+             else f"{kind} ({data.get('title')})")
+    return Basis(float(energy["central"]), float(pue) if isinstance(pue, (int, float)) else 1.0,
+                 float(intensity), float(duration) if isinstance(duration, (int, float))
+                 else None, data.get("region") or None,
+                 next((n for n in (_catalog_name(part.split(" x ")[-1].strip())
+                                   for part in hardware.split(",") if part.strip()) if n), None),
+                 label)
 
 
 def hardware_energy_ratio(current: str, other: str, precision: str = "bf16") -> float:
@@ -255,8 +301,10 @@ def whatif(
     if hardware:
         current = current_hardware or basis.hardware
         if current is None:
-            raise InvalidInputError("comparing hardware needs the part the run used: pass "
-                                    "current_hardware= (e.g. 'A100-80GB')")
+            raise InvalidInputError("comparing hardware needs the part the run used, and its "
+                                    "devices are not in the hardware catalogue: pass "
+                                    "current_hardware= (CLI: --current-hardware), e.g. "
+                                    "'A100-80GB' (see `wattlm hardware`)")
         for name in hardware:
             ratio = hardware_energy_ratio(current, name, precision)
             scenarios.append(_scenario(

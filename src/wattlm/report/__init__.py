@@ -18,6 +18,8 @@ from wattlm.records import DeviceInfo, Sample
 __all__ = ["FORMATS", "render"]
 
 FORMATS = ("md", "html", "json", "model-card", "disclosure")
+_OPTIONS = {"model-card": ("training_type", "source", "geographical_location", "hardware_used"),
+            "disclosure": ("model_name", "provider")}
 _ALIASES = {"markdown": "md", "modelcard": "model-card", "model_card": "model-card"}
 
 
@@ -31,15 +33,17 @@ def render(subject: Any, fmt: str = "md", *, devices: Sequence[DeviceInfo] | Non
         fmt: one of :data:`FORMATS` (``markdown`` is accepted for ``md``).
         devices: the run's channels (``store.samples(id)[0]``) for the power plot.
         samples: the run's samples (``store.samples(id)[1]``) for the power plot.
-        **options: for ``model-card``: ``training_type``, ``source``,
-            ``geographical_location``, ``hardware_used``; for ``disclosure``: ``model_name``,
-            ``provider``.
+        **options: for every format: ``tokens``, ``requests``, ``samples`` (functional units
+            the work served, for the SCI table); for ``model-card``: ``training_type``,
+            ``source``, ``geographical_location``, ``hardware_used``; for ``disclosure``:
+            ``model_name``, ``provider``.
 
     Returns:
         The document as text (HTML pages are self-contained: plots inline).
 
     Raises:
-        InvalidInputError: unknown format, or a subject that is not a run or an estimate.
+        InvalidInputError: unknown format, a subject that is not a run or an estimate, an
+            option the format does not take, or a unit count that is not > 0.
     """
     key = _ALIASES.get(str(fmt).lower(), str(fmt).lower())
     if key not in FORMATS:
@@ -47,11 +51,17 @@ def render(subject: Any, fmt: str = "md", *, devices: Sequence[DeviceInfo] | Non
                                 f"{', '.join(FORMATS)}")
     if all(hasattr(subject, a) for a in ("pareto", "recommendations", "to_markdown")):
         return _render_comparison(subject, key)  # a wattlm.compare ComparisonResult
-    from wattlm.report._data import build_report_data
+    from wattlm.report._data import UNITS, build_report_data
 
-    data = build_report_data(subject, devices=list(devices or []), samples=list(samples or []))
-    if options and key not in ("model-card", "disclosure"):
-        raise InvalidInputError(f"format {key!r} takes no options, got {', '.join(options)}")
+    units = {k: options.pop(k) for k in UNITS if k in options}
+    allowed = _OPTIONS.get(key, ())
+    unknown = [k for k in options if k not in allowed]
+    if unknown:
+        extra = f" and {', '.join(allowed)}" if allowed else ""
+        raise InvalidInputError(f"format {key!r} does not take {', '.join(unknown)}; it takes "
+                                f"{', '.join(UNITS)}{extra}")
+    data = build_report_data(subject, devices=list(devices or []), samples=list(samples or []),
+                             units=units)
     if key == "md":
         from wattlm.report.markdown import render_markdown
 

@@ -7,6 +7,7 @@ provenance labels say which one it is. Internal units: J, s, W, g, L; kWh only f
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -15,9 +16,11 @@ from wattlm.errors import InvalidInputError
 from wattlm.records import DeviceInfo, RunRecord, Sample
 from wattlm.units import Provenance, Range, j_to_kwh
 
-__all__ = ["EquivalentRow", "ReportData", "build_report_data", "fmt_range", "fmt_value"]
+__all__ = ["UNITS", "EquivalentRow", "ReportData", "build_report_data", "check_units",
+           "fmt_range", "fmt_value"]
 
-_UNITS = ("tokens", "requests", "samples")
+UNITS = ("tokens", "requests", "samples")
+"""Functional units of the SCI table (``render(..., tokens=N)``, ``wattlm report --tokens N``)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class ReportData:
         emissions_g: operational emissions (energy x PUE x intensity).
         embodied_g: the run's share of manufacturing emissions (None when not accounted).
         water_l: water (None when not accounted).
+        components: ``(name, kWh)`` energy by component of an estimate (accelerators, host,
+            facility overhead); a run's components are its devices.
     """
 
     kind: str
@@ -70,6 +75,7 @@ class ReportData:
     equivalents: list[EquivalentRow] = field(default_factory=list)
     per_unit: list[dict[str, Any]] = field(default_factory=list)
     facts: list[tuple[str, str]] = field(default_factory=list)
+    components: list[tuple[str, float]] = field(default_factory=list)
     device_infos: list[DeviceInfo] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
@@ -97,7 +103,9 @@ class ReportData:
             "duration_s": self.duration_s,
             "provenance": self.provenance.value if self.provenance else None,
             "method": self.method, "hardware": self.hardware, "devices": self.devices,
-            "phases": self.phases, "assumptions": self.assumptions, "warnings": self.warnings,
+            "phases": self.phases,
+            "components": [{"name": n, "energy_kwh": e} for n, e in self.components],
+            "assumptions": self.assumptions, "warnings": self.warnings,
             "equivalents": [e.__dict__ for e in self.equivalents],
             "per_unit": [{k: (v.to_dict() if isinstance(v, Range) else v) for k, v in row.items()}
                          for row in self.per_unit],
@@ -147,17 +155,42 @@ def _equivalents(emissions_g: float, energy_kwh: float) -> list[EquivalentRow]:
     return [EquivalentRow(e.label, e.value, e.unit, e.source) for e in found]
 
 
-def _per_unit(footprint: Any, counts: dict[str, Any]) -> list[dict[str, Any]]:
+def check_units(units: dict[str, Any] | None) -> dict[str, float]:
+    """Validate functional-unit counts (``{"tokens": 1e6}``).
+
+    Raises:
+        InvalidInputError: an unknown unit, or a count that is not a number > 0.
+    """
+    out: dict[str, float] = {}
+    for unit, count in (units or {}).items():
+        if unit not in UNITS:
+            raise InvalidInputError(f"unknown functional unit {unit!r}; choose from "
+                                    f"{', '.join(UNITS)}")
+        if count is None:
+            continue
+        if isinstance(count, bool) or not isinstance(count, (int, float)) or not (
+                math.isfinite(count) and count > 0):
+            raise InvalidInputError(f"{unit} must be a finite number > 0 (how many {unit} the "
+                                    f"work served), got {count!r}")
+        out[unit] = float(count)
+    return out
+
+
+def _per_unit(footprint: Any, counts: dict[str, Any],
+              labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for unit in _UNITS:
+    for unit in UNITS:
         count = counts.get(unit)
         if isinstance(count, (int, float)) and not isinstance(count, bool) and count > 0:
-            rows.append(footprint.per_unit(**{unit: float(count)}))
+            row = dict(footprint.per_unit(**{unit: float(count)}))
+            if labels and unit in labels:
+                row["unit"] = labels[unit]
+            rows.append(row)
     return rows
 
 
 def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
-              samples: list[Sample] | None) -> ReportData:
+              samples: list[Sample] | None, units: dict[str, float]) -> ReportData:
     prov = record.provenance
     energy = Range.exact(record.energy_kwh, prov)
     fp = record.footprint
@@ -174,7 +207,12 @@ def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
         emissions = fp.emissions_kg * 1000.0
         embodied: Range | None = fp.embodied_kg * 1000.0
         water: Range | None = fp.water_l
-        per_unit = _per_unit(fp, record.extra)
+        # extra["samples"] is the sampler's reading count, not a functional unit: only
+        # tokens/requests recorded with the run, or counts given by the user, are used.
+        counts: dict[str, Any] = {k: record.extra.get(k) for k in ("tokens", "requests")}
+        if units:
+            counts = dict(units)
+        per_unit = _per_unit(fp, counts)
     else:
         emissions = Range.exact(record.emissions_g, Provenance.weakest(prov, Provenance.ESTIMATED))
         embodied, water, per_unit = None, None, []
@@ -224,7 +262,36 @@ def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
     )
 
 
-def _from_estimate(estimate: Any) -> ReportData:
+def _component_rows(raw: dict[str, Any], energy: Range, facility: Range,
+                    kind: str) -> list[tuple[str, float]]:
+    """Accelerators, host and facility overhead (kWh, central) of an estimate."""
+    def central(key: str) -> float | None:
+        value = raw.get(key)
+        if isinstance(value, dict) and isinstance(value.get("central"), (int, float)):
+            return float(value["central"])
+        return None
+
+    rows: list[tuple[str, float]] = []
+    if kind == "inference estimate":
+        acc_j, host_j = (central("accelerators_energy_per_request_j"),
+                         central("host_energy_per_request_j"))
+        acc = j_to_kwh(acc_j) if acc_j is not None else None
+        host = j_to_kwh(host_j) if host_j is not None else None
+    else:
+        acc = central("accelerators_energy_kwh")
+        it = central("it_energy_kwh")
+        host = it - acc if it is not None and acc is not None else None
+    if acc is not None:
+        rows.append(("accelerators", acc))
+    if host is not None and host > 0:
+        rows.append(("host (CPU, memory, ...)", host))
+    overhead = facility.central - energy.central
+    if rows and overhead > 0:
+        rows.append(("facility overhead (PUE)", overhead))
+    return rows
+
+
+def _from_estimate(estimate: Any, units: dict[str, float]) -> ReportData:
     name = type(estimate).__name__.lower()
     kind = ("training estimate" if "train" in name else
             "inference estimate" if "infer" in name else "estimate")
@@ -289,17 +356,31 @@ def _from_estimate(estimate: Any) -> ReportData:
         "divided by the hardware's effective throughput give device time; device time x "
         "average device power x PUE gives energy; the low/central/high range propagates the "
         "ranges of utilisation (MFU) and power fraction."))
-    counts = {k: raw.get(k) for k in _UNITS}
+    counts: dict[str, Any] = {k: raw.get(k) for k in UNITS}
+    labels: dict[str, str] = {}
+    tokens = assumptions.get("tokens", {}).get("value")
+    out_tokens = assumptions.get("output_tokens", {}).get("value")
+    if kind == "inference estimate":  # the estimate is of one request
+        counts = {"requests": 1.0, "tokens": out_tokens}
+        labels = {"tokens": "1000 output tokens"}
+    elif kind == "training estimate" and counts.get("tokens") is None:
+        counts["tokens"] = tokens
+        labels = {"tokens": "1000 training tokens"}
+    if units:
+        counts, labels = dict(units), {}
+    intensity_entry = assumptions.get("intensity", {})
+    region = str(raw.get("region") or intensity_entry.get("region") or "") or None
     return ReportData(
         kind=kind, title=title, subject_id="-", created_at=_now(), energy_kwh=energy,
         facility_energy_kwh=facility, emissions_g=emissions, embodied_g=embodied,
         water_l=water, pue=pue, pue_source=pue_source or "-", intensity_g_per_kwh=intensity,
-        intensity_source=int_source or "-", region=str(raw.get("region") or "") or None,
+        intensity_source=int_source or "-", region=region,
         duration_s=float(duration) if isinstance(duration, (int, float)) else None,
         provenance=energy.provenance or Provenance.ESTIMATED, method=method, hardware=hw_text,
         assumptions=assumptions, warnings=list(raw.get("warnings") or []),
         equivalents=_equivalents(emissions.central, facility.central),
-        per_unit=_per_unit(fp, counts) if fp is not None else [], facts=facts, raw=raw,
+        per_unit=_per_unit(fp, counts, labels) if fp is not None else [], facts=facts,
+        components=_component_rows(raw, energy, facility, kind), raw=raw,
     )
 
 
@@ -308,7 +389,8 @@ def _now() -> str:
 
 
 def build_report_data(subject: Any, *, devices: list[DeviceInfo] | None = None,
-                      samples: list[Sample] | None = None) -> ReportData:
+                      samples: list[Sample] | None = None,
+                      units: dict[str, Any] | None = None) -> ReportData:
     """Describe a :class:`~wattlm.records.RunRecord` or an estimate for the renderers.
 
     Args:
@@ -316,16 +398,21 @@ def build_report_data(subject: Any, *, devices: list[DeviceInfo] | None = None,
             ``energy_kwh`` Range or a ``footprint``), or an existing :class:`ReportData`.
         devices: the run's channels, for the power-over-time plot.
         samples: the run's cumulative energy samples, for the power-over-time plot.
+        units: functional units the work served (``{"tokens": 1_000_000}``, ``requests``,
+            ``samples``) for the SCI table; they replace the run's recorded ``tokens`` and
+            ``requests`` (an inference estimate defaults to one request and its output
+            tokens, a training estimate to its training tokens).
 
     Raises:
-        InvalidInputError: ``subject`` is neither a run nor an estimate.
+        InvalidInputError: ``subject`` is neither a run nor an estimate; a bad unit count.
     """
     if isinstance(subject, ReportData):
         return subject
+    counts = check_units(units)
     if isinstance(subject, RunRecord):
-        return _from_run(subject, devices, samples)
+        return _from_run(subject, devices, samples, counts)
     if hasattr(subject, "energy_kwh") or hasattr(subject, "footprint"):
-        return _from_estimate(subject)
+        return _from_estimate(subject, counts)
     raise InvalidInputError(f"cannot report a {type(subject).__name__}: give a RunRecord "
                             "(wattlm.track(...).result, store.get_run(id)) or an estimate "
                             "(wattlm.estimate_training / estimate_inference)")

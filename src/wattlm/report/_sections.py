@@ -11,7 +11,8 @@ from typing import Any
 from wattlm.report._data import EquivalentRow, ReportData, fmt_range, fmt_value
 from wattlm.units import Range
 
-__all__ = ["Block", "build_blocks", "equivalent_text", "fmt_mass_g", "plot_specs"]
+__all__ = ["Block", "assumption_rows", "build_blocks", "embodied_text", "equivalent_text",
+           "fmt_mass_g", "plot_specs"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,41 @@ def equivalent_text(e: EquivalentRow) -> str:
     return f"{e.label}: {fmt_value(e.value)} {e.unit}"
 
 
+def embodied_text(data: ReportData) -> str:
+    """The embodied share, or why it was not counted (instead of a bare "0 g")."""
+    entry = data.assumptions.get("embodied")
+    source = str(entry.get("source") or "") if isinstance(entry, dict) else ""
+    if source.startswith("not counted") and (data.embodied_g is None
+                                              or data.embodied_g.high == 0):
+        return source
+    return fmt_mass_g(data.embodied_g)
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return fmt_value(float(value))
+    return str(value if value is not None else "-")
+
+
+def assumption_rows(assumptions: dict[str, Any]) -> tuple[tuple[str, str, str, str], ...]:
+    """``(name, value with unit and low–high, source, provenance)`` per assumption."""
+    rows = []
+    for name, entry in sorted(assumptions.items()):
+        if name == "warnings":  # shown under Warnings
+            continue
+        if not isinstance(entry, dict):
+            entry = {"value": entry}
+        text = _value_text(entry.get("value"))
+        low, high = entry.get("low"), entry.get("high")
+        if isinstance(low, (int, float)) and isinstance(high, (int, float)) and low != high:
+            text += f" ({fmt_value(float(low))}–{fmt_value(float(high))})"
+        if entry.get("unit") and entry.get("value") is not None:
+            text += f" {entry['unit']}"
+        rows.append((name, text, str(entry.get("source") or "-"),
+                     str(entry.get("provenance") or "-")))
+    return tuple(rows)
+
+
 def _prov(value: Range | None) -> str:
     return value.provenance.value if value is not None and value.provenance else "-"
 
@@ -61,6 +97,8 @@ def plot_specs(data: ReportData) -> list[tuple[str, str]]:
         specs.append(("power", "Power of each device over the run"))
     if data.devices or data.phases:
         specs.append(("energy", "Energy by device and by phase"))
+    elif data.components:
+        specs.append(("energy", "Energy by component"))
     specs.append(("emissions", "Emissions (low–high whiskers) and everyday equivalents"))
     return specs
 
@@ -83,7 +121,7 @@ def build_blocks(data: ReportData) -> list[Block]:
         (f"Energy incl. facility (PUE {fmt_value(data.pue)})",
          fmt_range(data.facility_energy_kwh, "kWh"), _prov(data.facility_energy_kwh)),
         ("Operational emissions", fmt_mass_g(data.emissions_g), _prov(data.emissions_g)),
-        ("Embodied emissions (share)", fmt_mass_g(data.embodied_g), _prov(data.embodied_g)),
+        ("Embodied emissions (share)", embodied_text(data), _prov(data.embodied_g)),
         ("Total emissions", fmt_mass_g(data.total_g), _prov(data.total_g)),
         ("Water", fmt_range(data.water_l, "L"), _prov(data.water_l)),
     ]
@@ -93,7 +131,8 @@ def build_blocks(data: ReportData) -> list[Block]:
 
     blocks += [Block("heading", "Location, PUE and grid intensity"), Block("table",
                headers=("item", "value", "source"), rows=(
-                   ("Location", data.region or "not given", "run setting"),
+                   ("Location", data.region or "not given",
+                    "run setting" if data.kind == "measured run" else "estimate input"),
                    ("Grid carbon intensity", f"{fmt_value(data.intensity_g_per_kwh)} g CO2e/kWh",
                     data.intensity_source),
                    ("PUE", fmt_value(data.pue), data.pue_source),
@@ -128,7 +167,14 @@ def build_blocks(data: ReportData) -> list[Block]:
             Block("table", headers=("phase", "duration (s)", "energy (kWh)", "share"),
                   rows=tuple(rows))]
 
-    blocks.append(Block("heading", "Plots"))
+    if data.components:
+        total = sum(v for _, v in data.components)
+        rows = [(name, fmt_value(value), f"{value / total * 100:.1f} %" if total > 0 else "-")
+                for name, value in data.components]
+        blocks += [Block("heading", "Energy by component"), Block(
+            "table", headers=("component", "energy (kWh)", "share"), rows=tuple(rows))]
+
+    blocks.append(Block("heading", "Plots", extra={"kind": data.kind}))
     for key, caption in plot_specs(data):
         blocks.append(Block("plot", key, caption=caption))
 
@@ -149,19 +195,9 @@ def build_blocks(data: ReportData) -> list[Block]:
 
     blocks += [Block("heading", "Method"), Block("paragraph", data.method)]
     if data.assumptions:
-        rows = []
-        for name, entry in sorted(data.assumptions.items()):
-            if name == "warnings":  # shown under Warnings
-                continue
-            if not isinstance(entry, dict):
-                entry = {"value": entry}
-            value = entry.get("value")
-            text = fmt_value(float(value)) if isinstance(value, (int, float)) and not isinstance(
-                value, bool) else str(value if value is not None else "-")
-            rows.append((name, text, str(entry.get("source") or "-"),
-                         str(entry.get("provenance") or "-")))
         blocks += [Block("heading", "Assumptions"), Block(
-            "table", headers=("assumption", "value", "source", "provenance"), rows=tuple(rows))]
+            "table", headers=("assumption", "value (low–high) unit", "source", "provenance"),
+            rows=assumption_rows(data.assumptions))]
     blocks.append(Block("heading", "Warnings"))
     if data.warnings:
         blocks.append(Block("list", items=tuple(data.warnings)))

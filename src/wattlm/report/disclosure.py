@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from wattlm.report._data import ReportData, build_report_data, fmt_range, fmt_value
-from wattlm.report._sections import Block, fmt_mass_g
+from wattlm.report._sections import Block, assumption_rows, embodied_text, fmt_mass_g
 from wattlm.report.markdown import blocks_to_markdown
 from wattlm.units import Provenance
 
@@ -68,16 +68,10 @@ def disclosure_blocks(data: ReportData, *, model_name: str | None = None,
                            "processors and memory as measured or modelled); the facility "
                            "figure multiplies it by the power usage effectiveness (PUE)."),
     ]
-    rows = []
-    for key, entry in sorted(data.assumptions.items()):
-        if key == "warnings":
-            continue
-        value = entry.get("value") if isinstance(entry, dict) else entry
-        source = entry.get("source") if isinstance(entry, dict) else ""
-        prov = entry.get("provenance") if isinstance(entry, dict) else ""
-        rows.append((key, str(value), str(source or "-"), str(prov or "-")))
+    rows = assumption_rows(data.assumptions)
     blocks += [Block("heading", "4. Assumptions and sources"),
-               Block("table", headers=("assumption", "value", "source", "provenance"),
+               Block("table", headers=("assumption", "value (low–high) unit", "source",
+                                       "provenance"),
                      rows=tuple(rows)) if rows else Block("paragraph", "None recorded.")]
     blocks += [
         Block("heading", "5. Related figures (beyond Annex XI)"),
@@ -86,7 +80,7 @@ def disclosure_blocks(data: ReportData, *, model_name: str | None = None,
             ("Grid carbon intensity", f"{fmt_value(data.intensity_g_per_kwh)} g CO2e/kWh "
                                       f"({data.intensity_source})"),
             ("Operational emissions", fmt_mass_g(data.emissions_g)),
-            ("Embodied emissions (share)", fmt_mass_g(data.embodied_g)),
+            ("Embodied emissions (share)", embodied_text(data)),
             ("Water", fmt_range(data.water_l, "L")),
         )),
         Block("heading", "6. Limitations and warnings"),

@@ -37,6 +37,8 @@ def plot_for(data: ReportData, key: str) -> bytes:
     if key == "energy":
         by_device = [(str(d["name"]), float(d["energy_kwh"])) for d in data.devices]
         by_phase = [(str(p["name"]), float(p["energy_kwh"])) for p in data.phases]
+        if not by_device and not by_phase:
+            return plots.energy_breakdown_plot(list(data.components), [], ("by component", ""))
         return plots.energy_breakdown_plot(by_device, by_phase)
     if key == "emissions":
         parts = [("operational", data.emissions_g.low, data.emissions_g.central,

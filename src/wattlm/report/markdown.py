@@ -32,7 +32,10 @@ def blocks_to_markdown(blocks: Sequence[Block]) -> str:
     """Render report blocks as Markdown (plots become a pointer to the HTML report)."""
     out: list[str] = []
     plots_noted = False
+    command = "wattlm report RUN --format html"
     for block in blocks:
+        if block.kind == "heading" and block.extra.get("kind", "measured run") != "measured run":
+            command = "--report html on the estimate command, or render(estimate, 'html')"
         if block.kind == "heading":
             out.append("#" * block.level + " " + md_text(" ".join(block.text.split())))
         elif block.kind == "paragraph":
@@ -44,7 +47,7 @@ def blocks_to_markdown(blocks: Sequence[Block]) -> str:
         elif block.kind == "list":
             out.append("\n".join(f"- {md_text(' '.join(item.split()))}" for item in block.items))
         elif block.kind == "plot" and not plots_noted:
-            out.append("Plots are in the HTML report (`wattlm report RUN --format html`).")
+            out.append(f"Plots are in the HTML report (`{command}`).")
             plots_noted = True
     return "\n\n".join(out) + "\n"
 

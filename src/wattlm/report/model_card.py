@@ -154,6 +154,10 @@ def model_card_yaml(subject: Any, **options: Any) -> str:
         f"g/kWh; provenance {data.provenance.value if data.provenance else 'unknown'}",
     ]
     if data.embodied_g is not None:
+        from wattlm.report._sections import embodied_text
+
+        text = embodied_text(data)
         comments.append(f"wattlm: embodied share {data.embodied_g.central:.6g} g CO2e "
-                        "(not included in emissions)")
+                        "(not included in emissions)" if not text.startswith("not counted")
+                        else f"wattlm: embodied share {text}")
     return to_yaml(block, comments=tuple(comments))

@@ -97,16 +97,25 @@ def power_over_time(devices: Sequence[DeviceInfo], samples: Sequence[Sample]) ->
 
 
 def energy_breakdown_plot(by_device: Sequence[tuple[str, float]],
-                          by_phase: Sequence[tuple[str, float]]) -> bytes:
-    """Horizontal bars: energy (kWh) by device and, when phases exist, by phase; PNG."""
-    panels = [(t, rows) for t, rows in (("by device", by_device), ("by phase", by_phase)) if rows]
+                          by_phase: Sequence[tuple[str, float]],
+                          titles: tuple[str, str] = ("by device", "by phase")) -> bytes:
+    """Horizontal bars: energy by device and, when phases exist, by phase; PNG.
+
+    Values are kWh; the axis switches to Wh or J when the largest bar is small, so the
+    ticks read as plain numbers.
+    """
+    largest = max((v for _, v in [*by_device, *by_phase]), default=0.0)
+    scale, unit = ((1.0, "kWh") if largest >= 1.0 else (1e3, "Wh") if largest >= 1e-3
+                   else (3.6e6, "J"))
+    panels = [(t, [(n, v * scale) for n, v in rows])
+              for t, rows in ((titles[0], by_device), (titles[1], by_phase)) if rows]
     fig = _figure(7.0, 1.2 + 0.35 * max((len(r) for _, r in panels), default=1))
     axes = fig.subplots(1, max(len(panels), 1), squeeze=False)[0]
     for ax, (title, rows) in zip(axes, panels):
         names = [n for n, _ in rows][::-1]
         values = [v for _, v in rows][::-1]
         ax.barh(names, values, color="#4a7ebb")
-        ax.set_xlabel("energy (kWh)")
+        ax.set_xlabel(f"energy ({unit})")
         ax.set_title(f"Energy {title}")
         ax.grid(axis="x", alpha=0.3)
     return _png(fig)
@@ -122,12 +131,15 @@ def emissions_plot(parts: Sequence[tuple[str, float, float, float]],
     """
     fig = _figure(7.0, 2.8)
     ax_bars, ax_text = fig.subplots(1, 2, width_ratios=[1.3, 1])
+    largest = max((abs(p[3]) for p in parts), default=0.0)
+    scale, unit = ((1e-6, "t CO2e") if largest >= 1e6 else (1e-3, "kg CO2e") if largest >= 1e3
+                   else (1.0, "g CO2e"))
     labels = [p[0] for p in parts]
-    central = [p[2] for p in parts]
-    err_low = [max(p[2] - p[1], 0.0) for p in parts]
-    err_high = [max(p[3] - p[2], 0.0) for p in parts]
+    central = [p[2] * scale for p in parts]
+    err_low = [max(p[2] - p[1], 0.0) * scale for p in parts]
+    err_high = [max(p[3] - p[2], 0.0) * scale for p in parts]
     ax_bars.bar(labels, central, yerr=[err_low, err_high], capsize=4, color="#7a9a5b")
-    ax_bars.set_ylabel("g CO2e")
+    ax_bars.set_ylabel(unit)
     ax_bars.set_title("Emissions")
     ax_bars.grid(axis="y", alpha=0.3)
     ax_text.axis("off")
