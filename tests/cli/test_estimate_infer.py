@@ -43,13 +43,15 @@ def test_human_output(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "Llama-2-70B on 4 x H100-SXM" in out
     assert "energy per output token" in out and "accelerators" in out and "[" in out
+    assert "time per output token" in out and " ms [" in out
 
 
 def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run([*BASE, "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     for key in ("energy_per_request_j", "energy_per_output_token_j",
-                "accelerators_energy_per_output_token_j", "time_per_request_s", "devices"):
+                "accelerators_energy_per_output_token_j", "time_per_request_s",
+                "time_per_output_token_s", "devices"):
         assert set(data[key]) >= {"low", "central", "high"}
         assert data[key]["low"] <= data[key]["central"] <= data[key]["high"]
     assert data["devices"]["central"] == 4

@@ -25,6 +25,20 @@ def test_targets_met_on_all_rows(result: dict[str, object]) -> None:
     assert ours["median_abs_error"] <= 0.30
     assert ours["share_within_1_5x"] >= 0.80
     assert summary["pass"] is True
+    assert summary["pass_energy"] is True and summary["pass_tpot"] is True
+
+
+def test_time_per_output_token_targets(result: dict[str, object]) -> None:
+    """Same thresholds for TPOT (estimated decode step vs measured Avg TPOT) as for energy."""
+    summary = result["summary"]  # type: ignore[index]
+    for block in (summary["all"], summary["held_out_models"], *summary["by_gpu"].values()):
+        time = block["tpot"]
+        assert time["rows"] >= 100
+        assert time["median_abs_error"] <= 0.30
+        assert time["share_within_1_5x"] >= 0.80
+    # neither biased slow (the first calibration was about 2x slow) nor fast
+    assert abs(summary["all"]["tpot"]["median_error"]) <= 0.15
+    assert summary["all"]["tpot"]["share_inside_range"] >= 0.80
 
 
 def test_targets_met_on_held_out_models_and_each_gpu(result: dict[str, object]) -> None:
@@ -50,6 +64,12 @@ def test_rows_carry_measured_and_both_estimates(result: dict[str, object]) -> No
     assert est["low"] <= est["central"] <= est["high"]
     assert row["error"] == pytest.approx(est["central"] / row["measured_j_per_token"] - 1)
     assert math.isfinite(row["ecologits_error"])
+    # the CSV row (bs64+tp8+pp1): Avg TPOT 0.1193 s
+    assert row["measured_tpot_s"] == pytest.approx(0.1193, abs=0.0005)
+    tpot = row["estimated_tpot_s"]
+    assert tpot["low"] <= tpot["central"] <= tpot["high"]
+    assert row["tpot_error"] == pytest.approx(tpot["central"] / row["measured_tpot_s"] - 1)
+    assert row["tpot_within_1_5x"] is (1 / 1.5 <= 1 + row["tpot_error"] <= 1.5)
     json.dumps(result)  # JSON-ready
 
 

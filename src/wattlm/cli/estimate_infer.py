@@ -81,6 +81,8 @@ def _human(data: dict[str, Any]) -> str:
         f"    accelerators only       "
         f"{_fmt(data['accelerators_energy_per_output_token_j'], 'J')}",
         f"  time per request          {_fmt(data['time_per_request_s'], 's')}",
+        f"  time per output token     {_fmt(_scale(data['time_per_output_token_s'], 1000), 'ms')}"
+        " (one decode step)",
         f"  devices                   {a['devices']} ({a['devices_source']})",
     ]
     fp = data.get("footprint")

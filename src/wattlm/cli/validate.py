@@ -93,10 +93,15 @@ def _training_human(t: dict[str, Any]) -> list[str]:
 def _inference_human(inf: dict[str, Any]) -> list[str]:
     from wattlm.cli._output import format_number, table
 
-    lines = ["Inference, accelerator energy per output token (J), ML.ENERGY v2 measurements:"]
+    lines = ["Inference, ML.ENERGY v2 measurements: accelerator energy per output token (J) and "
+             "time per output token (TPOT, ms):"]
     rows = []
     for r in inf["rows"]:
         est = r["estimated_j_per_token"]
+        tpot = r.get("estimated_tpot_s")
+        time_cells = (["-", "-", "-"] if tpot is None else
+                      [format_number(1000 * r["measured_tpot_s"]),
+                       format_number(1000 * tpot["central"]), _pct(100 * r["tpot_error"])])
         rows.append([
             r["task"], r["model"].split("/")[-1], r["hardware"], r["devices"],
             f"{r['batch']:.0f}", format_number(r["measured_j_per_token"]),
@@ -104,22 +109,30 @@ def _inference_human(inf: dict[str, Any]) -> list[str]:
             f"[{format_number(est['low'])} – {format_number(est['high'])}]",
             _pct(100 * r["error"]), "yes" if r["within_1_5x"] else "NO",
             _pct(100 * r["ecologits_error"]) if r.get("ecologits_error") is not None else "-",
+            *time_cells,
             "" if not r.get("calibration") else "calib"])
-    lines.append(table(["task", "model", "hardware", "dev", "batch", "measured", "estimated",
-                        "range", "err", "<=1.5x", "EcoLogits err", ""], rows))
+    lines.append(table(["task", "model", "hardware", "dev", "batch", "J meas", "J est",
+                        "J range", "J err", "<=1.5x", "EcoLogits err", "TPOT meas",
+                        "TPOT est", "TPOT err", ""], rows))
     summary = inf["summary"]
     targets = summary["targets"]
     lines.append("")
-    for label, key in (("all rows", "all"), ("held-out models", "held_out_models")):
-        for tool in ("wattlm", "ecologits"):
-            s = summary[key][tool]
+    blocks = [("all rows", summary["all"]), ("held-out models", summary["held_out_models"])]
+    blocks += [(gpu, block) for gpu, block in summary.get("by_gpu", {}).items()]
+    for label, tool, what in (("energy", "wattlm", "wattlm"), ("energy", "ecologits", "EcoLogits"),
+                              ("TPOT", "tpot", "wattlm")):
+        for name, block in blocks:
+            s = block.get(tool)
+            if not s or not s.get("rows"):
+                continue
             lines.append(
-                f"  {tool:<9} {label:<16} median |error| {100 * s['median_abs_error']:.1f} % "
+                f"  {label:<6} {what:<9} {name:<16} median |error| "
+                f"{100 * s['median_abs_error']:.1f} % "
                 f"(target <= {100 * targets['median_abs_error_max']:.0f} %), "
                 f"{100 * s['share_within_1_5x']:.0f} % within {targets['within_factor']}x "
                 f"(target >= {100 * targets['within_share_min']:.0f} %)  "
                 f"{'PASS' if s['pass_median'] and s['pass_within'] else 'FAIL'}")
-    lines.append(f"  inference targets: {'PASS' if summary['pass'] else 'FAIL'}; "
+    lines.append(f"  inference targets (energy and TPOT): {'PASS' if summary['pass'] else 'FAIL'}; "
                  f"{summary['ecologits_note']}; rows marked calib informed the defaults")
     return lines
 

@@ -8,14 +8,16 @@ a continuous batch of ``B`` requests (method in ``docs/methodology/estimation-in
 * **Decode step** (memory-bound at small batch): the weights read once per step (for MoE the
   experts touched by the batch, ``E (1 - (1 - k/E)^B)`` per layer) plus the KV cache of every
   sequence, shared by the batch: ``t_roof = max(bytes / (D bw eta_mem), flops / (D peak
-  eta_compute))``; the serving software adds ``t_over = tau_step + tau_seq B (+ tau_tp L if D>1)``;
-  ``t_step = t_roof + t_over``.
+  eta_compute))``; the serving software adds ``t_over = tau_step + tau_seq B + tau_tp log2 D``;
+  ``t_step = t_roof + t_over`` is the time per output token a user sees (TPOT).
 * **Power**: ``P = TDP (f_idle + (1 - f_idle) u)`` with ``u = t_roof / t_step`` (busy share).
 * Energy per request (accelerators) ``= D TDP t_pre + O D P t_step / B``; host ``= D h TDP
   t_share``; facility ``= (accelerators + host) (PUE - 1)``; ``t_share = t_pre + O t_step / B``.
+* Time per request ``= t_pre + O t_step``; time per output token ``= t_step``.
 
 Units: J, s, W, bytes, FLOP. The efficiency constants and their low/high values are in
-:data:`EFFICIENCY` with the rows of ML.ENERGY v2 that informed them.
+:data:`EFFICIENCY`; they were calibrated on both the energy per output token and the time per
+output token of half of the ML.ENERGY v2 models (see the methodology page).
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ class ServingEfficiency:
         eta_prefill: achieved fraction of peak FLOP/s in prefill (MFU).
         tau_step_s: serving-software time per decode step (scheduling, sampling, launch).
         tau_seq_s: serving-software time per sequence per decode step.
-        tau_tp_s: extra time per layer per step when tensor/pipeline parallel (D > 1).
+        tau_tp_s: extra time per step per doubling of the devices (tensor/pipeline parallel
+            synchronisation), multiplied by ``log2 D`` (zero on one device).
         f_idle: device power while serving but not computing, as a fraction of TDP.
         host_fraction: host (CPU, DRAM, NIC, fans) power per device, as a fraction of its TDP.
     """
@@ -75,16 +78,17 @@ class ServingEfficiency:
     host_fraction: float
 
 
-#: low / central / high scenarios. Central: calibrated on half of the ML.ENERGY v2 models (see
-#: docs); low/high: an optimised stack and a slow one, chosen to bracket most measured rows.
+#: low / central / high scenarios. Central: calibrated on half of the ML.ENERGY v2 models, on
+#: energy per output token and time per output token together (see docs); low/high: a faster
+#: stack (overheads x 0.75) and a slower one (/ 0.75), chosen to bracket most measured rows.
 EFFICIENCY: dict[str, ServingEfficiency] = {
-    "low": ServingEfficiency(eta_mem=0.9, eta_compute=0.55, eta_prefill=0.7, tau_step_s=0.014,
-                             tau_seq_s=0.00056, tau_tp_s=0.0011, f_idle=0.11, host_fraction=0.10),
-    "central": ServingEfficiency(eta_mem=0.8, eta_compute=0.42, eta_prefill=0.6,
-                                 tau_step_s=0.019, tau_seq_s=0.00075, tau_tp_s=0.0015,
-                                 f_idle=0.14, host_fraction=0.21),
-    "high": ServingEfficiency(eta_mem=0.7, eta_compute=0.34, eta_prefill=0.5, tau_step_s=0.025,
-                              tau_seq_s=0.00095, tau_tp_s=0.0019, f_idle=0.18, host_fraction=0.30),
+    "low": ServingEfficiency(eta_mem=0.9, eta_compute=0.52, eta_prefill=0.7, tau_step_s=0.0105,
+                             tau_seq_s=0.0002, tau_tp_s=0.016, f_idle=0.28, host_fraction=0.10),
+    "central": ServingEfficiency(eta_mem=0.8, eta_compute=0.40, eta_prefill=0.6,
+                                 tau_step_s=0.014, tau_seq_s=0.00027, tau_tp_s=0.021,
+                                 f_idle=0.36, host_fraction=0.21),
+    "high": ServingEfficiency(eta_mem=0.7, eta_compute=0.32, eta_prefill=0.5, tau_step_s=0.019,
+                              tau_seq_s=0.00036, tau_tp_s=0.028, f_idle=0.45, host_fraction=0.30),
 }
 
 
@@ -109,6 +113,8 @@ class InferenceEstimate:
 
     ``accelerators/host/facility_energy_per_request_j`` sum to ``energy_per_request_j``;
     ``footprint`` is the per-request footprint from :func:`wattlm.carbon.accounting.footprint`.
+    ``time_per_output_token_s`` is one decode step of the batch (what serving benchmarks call
+    TPOT); ``time_per_request_s`` is prefill plus every decode step of the request.
     """
 
     energy_per_request_j: Range
@@ -118,6 +124,7 @@ class InferenceEstimate:
     host_energy_per_request_j: Range
     facility_energy_per_request_j: Range
     time_per_request_s: Range
+    time_per_output_token_s: Range
     devices: Range
     footprint: Footprint | None
     assumptions: dict[str, Any] = field(default_factory=dict)
@@ -128,7 +135,8 @@ class InferenceEstimate:
         for name in ("energy_per_request_j", "energy_per_output_token_j",
                      "accelerators_energy_per_output_token_j",
                      "accelerators_energy_per_request_j", "host_energy_per_request_j",
-                     "facility_energy_per_request_j", "time_per_request_s", "devices"):
+                     "facility_energy_per_request_j", "time_per_request_s",
+                     "time_per_output_token_s", "devices"):
             out[name] = getattr(self, name).to_dict()
         out["footprint"] = self.footprint.to_dict() if self.footprint is not None else None
         out["assumptions"] = self.assumptions
@@ -268,6 +276,7 @@ class _Scenario:
     host_j: float
     time_s: float
     share_s: float
+    step_s: float
 
 
 def _scenario(arch: _Arch, hw: Hardware, eff: ServingEfficiency, *, devices: int, batch: int,
@@ -292,15 +301,14 @@ def _scenario(arch: _Arch, hw: Hardware, eff: ServingEfficiency, *, devices: int
     step_flops = batch * (2.0 * arch.active_params + 4.0 * arch.layers * arch.attn_dim * context)
     t_roof = max(step_bytes / (devices * bw * eff.eta_mem),
                  step_flops / (devices * peak * eff.eta_compute))
-    t_over = eff.tau_step_s + eff.tau_seq_s * batch + (eff.tau_tp_s * arch.layers
-                                                       if devices > 1 else 0.0)
+    t_over = eff.tau_step_s + eff.tau_seq_s * batch + eff.tau_tp_s * math.log2(devices)
     t_step = t_roof + t_over
     busy = t_roof / t_step
     power_w = tdp * (eff.f_idle + (1.0 - eff.f_idle) * busy)
     accel_j = devices * tdp * t_pre + output_tokens * devices * power_w * t_step / batch
     share_s = t_pre + output_tokens * t_step / batch
     host_j = devices * eff.host_fraction * tdp * share_s
-    return _Scenario(accel_j, host_j, t_pre + output_tokens * t_step, share_s)
+    return _Scenario(accel_j, host_j, t_pre + output_tokens * t_step, share_s, t_step)
 
 
 def _range(values: dict[str, float], provenance: Provenance = Provenance.ESTIMATED) -> Range:
@@ -383,6 +391,7 @@ def estimate_inference(
     accel = _range({k: s.accel_j for k, s in runs.items()})
     host = _range({k: s.host_j for k, s in runs.items()})
     time_s = _range({k: s.time_s for k, s in runs.items()})
+    step_s = _range({k: s.step_s for k, s in runs.items()})
     share_s = runs["central"].share_s
     it_j = accel + host
 
@@ -427,6 +436,7 @@ def estimate_inference(
         host_energy_per_request_j=host,
         facility_energy_per_request_j=facility,
         time_per_request_s=time_s,
+        time_per_output_token_s=step_s,
         devices=Range.exact(float(dev), Provenance.ASSUMED if devices is None else None),
         footprint=fp,
         assumptions=assumptions,
