@@ -168,7 +168,7 @@ def test_bad_format_and_subject_are_precise_errors(tmp_path: Path) -> None:
 
 def test_sci_uses_given_units_never_the_sampler_count(tmp_path: Path) -> None:
     record, _, _ = _run(tmp_path, project="p")
-    assert record.extra["samples"] > 0                 # the sampler's reading count
+    assert record.extra["sensor_readings"] > 0                 # the sampler's reading count
     assert "Per functional unit" not in render(record, "md")
     data = json.loads(render(record, "json", requests=100))
     (row,) = data["per_unit"]

@@ -207,7 +207,7 @@ def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
         emissions = fp.emissions_kg * 1000.0
         embodied: Range | None = fp.embodied_kg * 1000.0
         water: Range | None = fp.water_l
-        # extra["samples"] is the sampler's reading count, not a functional unit: only
+        # extra["sensor_readings"] is the sampler's reading count, not a functional unit: only
         # tokens/requests recorded with the run, or counts given by the user, are used.
         counts: dict[str, Any] = {k: record.extra.get(k) for k in ("tokens", "requests")}
         if units:

@@ -275,7 +275,8 @@ class Tracker:
             command=self.command, host=socket.gethostname(),
             mean_power_w=total / duration if duration > 0 else 0.0, peak_power_w=peak,
             baseline_power_w=self._baseline_power_w, net_energy_j=net,
-            extra={"interval_s": self.settings.interval_s, "samples": sampler.sample_count})
+            extra={"interval_s": self.settings.interval_s,
+                   "sensor_readings": sampler.sample_count})
 
     def _account(self, record: RunRecord, sampler: Sampler) -> None:
         try:
