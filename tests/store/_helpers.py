@@ -6,8 +6,8 @@ import os
 import time
 from pathlib import Path
 
-from wattlm.records import DeviceInfo, Sample
-from wattlm.units import Provenance
+from wattlm.records import DeviceEnergy, DeviceInfo, Footprint, PhaseRecord, RunRecord, Sample
+from wattlm.units import Provenance, Range
 
 DEVICES = [
     DeviceInfo("gpu0", "gpu", Provenance.MEASURED, update_period_s=0.1),
@@ -22,6 +22,28 @@ def ramp(count: int, *, start: int = 0, interval_s: float = 1.0,
     """Cumulative samples of constant power: energy = power x elapsed."""
     return [Sample(T0 + i * interval_s, tuple(p * i * interval_s for p in power_w))
             for i in range(start, start + count)]
+
+
+def finished_record(run_id: int) -> RunRecord:
+    """A finished record with every field set (phases, footprint, distributed, extra)."""
+    return RunRecord(
+        id=run_id, project="bert", started_at=STARTED_AT, duration_s=99.0, energy_j=34650.0,
+        devices=[
+            DeviceEnergy("gpu0", "gpu", 29700.0, Provenance.MEASURED, 300.0, 310.0),
+            DeviceEnergy("package-0", "cpu", 4950.0, Provenance.MODELLED, 50.0, 55.0,
+                         node="n1", rank=0, degraded=True),
+        ],
+        phases=[PhaseRecord("train", T0 + 1, 60.0, 21000.0, {"gpu0": 18000.0}),
+                PhaseRecord("train/epoch-1", T0 + 1, 30.0, 10500.0)],
+        region="FR", intensity_g_per_kwh=56.0, pue=1.2, emissions_g=0.6468,
+        provenance=Provenance.MODELLED, degraded=True, warnings=["W101: sensor x dropped"],
+        exit_code=0, command=["python", "train.py"], host="h", mean_power_w=350.0,
+        peak_power_w=365.0, baseline_power_w=20.0, net_energy_j=32670.0,
+        footprint=Footprint(Range(0.009, 0.0096, 0.011), Range(5e-4, 6.5e-4, 8e-4),
+                            Range.exact(1e-4), Range(0.01, 0.02, 0.03),
+                            {"pue": {"value": 1.2, "source": "user", "provenance": "assumed"}}),
+        distributed={"world_size": 2, "nodes": ["n1"]}, extra={"model": "bert-base"},
+    )
 
 
 def writer(db: str, worker: int, runs: int, batches: int, out: str) -> None:

@@ -9,33 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.store._helpers import DEVICES, STARTED_AT, T0, ramp
+from tests.store._helpers import DEVICES, STARTED_AT, T0, finished_record, ramp
 from wattlm.errors import InvalidInputError, MissingExtraError, StoreError, UnknownNameError
-from wattlm.records import DeviceEnergy, Footprint, PhaseRecord, RunRecord, Sample
+from wattlm.records import RunRecord, Sample
 from wattlm.store import open_store, select_evenly
 from wattlm.store.sqlite import SCHEMA_VERSION, SQLiteStore
-from wattlm.units import Provenance, Range
-
-
-def _finished_record(run_id: int) -> RunRecord:
-    return RunRecord(
-        id=run_id, project="bert", started_at=STARTED_AT, duration_s=99.0, energy_j=34650.0,
-        devices=[
-            DeviceEnergy("gpu0", "gpu", 29700.0, Provenance.MEASURED, 300.0, 310.0),
-            DeviceEnergy("package-0", "cpu", 4950.0, Provenance.MODELLED, 50.0, 55.0,
-                         node="n1", rank=0, degraded=True),
-        ],
-        phases=[PhaseRecord("train", T0 + 1, 60.0, 21000.0, {"gpu0": 18000.0}),
-                PhaseRecord("train/epoch-1", T0 + 1, 30.0, 10500.0)],
-        region="FR", intensity_g_per_kwh=56.0, pue=1.2, emissions_g=0.6468,
-        provenance=Provenance.MODELLED, degraded=True, warnings=["W101: sensor x dropped"],
-        exit_code=0, command=["python", "train.py"], host="h", mean_power_w=350.0,
-        peak_power_w=365.0, baseline_power_w=20.0, net_energy_j=32670.0,
-        footprint=Footprint(Range(0.009, 0.0096, 0.011), Range(5e-4, 6.5e-4, 8e-4),
-                            Range.exact(1e-4), Range(0.01, 0.02, 0.03),
-                            {"pue": {"value": 1.2, "source": "user", "provenance": "assumed"}}),
-        distributed={"world_size": 2, "nodes": ["n1"]}, extra={"model": "bert-base"},
-    )
+from wattlm.units import Provenance
 
 
 def test_schema_created_with_wal_and_version(tmp_path: Path) -> None:
@@ -65,7 +44,7 @@ def test_finished_run_round_trips(tmp_path: Path) -> None:
         run_id = store.create_run(project="bert", started_at=STARTED_AT, devices=DEVICES,
                                   region="FR", command=["python", "train.py"])
         store.add_samples(run_id, ramp(100))
-        record = _finished_record(run_id)
+        record = finished_record(run_id)
         store.finish_run(record)
         back = store.get_run(run_id)
         assert back.to_dict() == record.to_dict()
@@ -226,9 +205,10 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 
 def test_postgres_url_fails_clearly() -> None:
+    # nothing listens on port 1: StoreError with the extra, MissingExtraError without it
     expected = StoreError if importlib.util.find_spec("sqlalchemy") else MissingExtraError
     with pytest.raises(expected) as info:
-        open_store("postgresql://me:secret@db.example/runs")
+        open_store("postgresql://me:secret@127.0.0.1:1/runs")
     assert "secret" not in str(info.value)
 
 

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import abc
 import bisect
+import json
 import math
 import os
-from collections.abc import Sequence
+import struct
+import sys
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -25,23 +29,35 @@ from wattlm.units import Provenance
 
 __all__ = [
     "MAX_SAMPLES_PER_RUN",
+    "SAMPLES_PER_CHUNK",
     "Store",
+    "chunk_rows",
+    "needs_rewrite",
+    "pack_samples",
     "parse_started_at",
+    "process_created_s",
     "rebuild_record",
+    "record_from_row",
     "select_evenly",
+    "thin",
+    "unpack_samples",
+    "values_to_samples",
     "writer_alive",
 ]
 
 # Samples kept per run after downsampling; a run in progress is thinned back to this many
 # whenever it passes twice as many.
 MAX_SAMPLES_PER_RUN = 2000
+# Samples per stored row when a run's samples are rewritten by downsampling.
+SAMPLES_PER_CHUNK = 1024
 
 
 class Store(abc.ABC):
-    """Where runs, phases and samples live. :class:`~wattlm.store.sqlite.SQLiteStore` implements it.
+    """Where runs, phases and samples live.
 
     Every method is one short transaction; a store may be shared by several threads of one
-    process and by several processes at once.
+    process and by several processes at once. Implementations:
+    :class:`~wattlm.store.sqlite.SQLiteStore` and :class:`~wattlm.store.postgres.PostgresStore`.
     """
 
     #: where the store is (a file path or a URL with the password removed), for messages
@@ -228,4 +244,126 @@ def rebuild_record(
         degraded=True, warnings=[warning], status=status, command=command, host=host,
         mean_power_w=total_j / duration_s if duration_s > 0 else 0.0,
         peak_power_w=total_peak_w, extra=dict(extra),
+    )
+
+
+# --- packed samples (the ``samples.data`` column of every backend) --------------------------
+
+
+def process_created_s() -> float | None:
+    """Start time (Unix s) of this process, stored with a run to detect pid reuse."""
+    import psutil
+
+    try:
+        return float(psutil.Process().create_time())
+    except psutil.Error:  # pragma: no cover - the current process always exists
+        return None
+
+
+def _to_le_bytes(values: array[float]) -> bytes:
+    """Little-endian bytes of a float64 array."""
+    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
+        values = array("d", values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def pack_samples(run_id: int, samples: Sequence[Sample], n_devices: int) -> bytes:
+    """Pack ``(time_s, energy_j...)`` of each sample as little-endian float64, after checks.
+
+    Raises:
+        InvalidInputError: a sample has the wrong number of values or a non-finite one.
+    """
+    flat: list[float] = []
+    for sample in samples:
+        energy_j = sample.energy_j
+        if len(energy_j) != n_devices:
+            raise InvalidInputError(
+                f"run {run_id} has {n_devices} devices but the sample at {sample.time_s} has "
+                f"{len(energy_j)} values")
+        flat.append(sample.time_s)
+        flat.extend(energy_j)
+    if not math.isfinite(sum(flat)):  # rare path: find the culprit
+        for sample in samples:
+            if not all(math.isfinite(v) for v in (sample.time_s, *sample.energy_j)):
+                raise InvalidInputError(
+                    f"run {run_id}: the sample at {sample.time_s} has a non-finite value "
+                    f"{sample.energy_j!r}")
+    return struct.pack(f"<{len(flat)}d", *flat)
+
+
+def unpack_samples(chunks: Iterable[bytes], width: int) -> array[float]:
+    """Concatenate packed rows into one flat float64 array of ``width``-long records, by time.
+
+    Rows are expected in ``first_s`` order; records of interleaved batches (several writers)
+    are sorted by time, stably.
+    """
+    values: array[float] = array("d")
+    for data in chunks:
+        chunk = array("d")
+        chunk.frombytes(bytes(data))
+        if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
+            chunk.byteswap()
+        values.extend(chunk)
+    times = values[0::width]
+    if any(later < earlier for earlier, later in zip(times, times[1:], strict=False)):
+        order = sorted(range(len(times)), key=times.__getitem__)
+        ordered: array[float] = array("d")
+        for index in order:
+            ordered.extend(values[index * width:(index + 1) * width])
+        values = ordered
+    return values
+
+
+def thin(values: array[float], width: int, keep: int | None) -> array[float]:
+    """Keep at most ``keep`` records of a flat sample array (:func:`select_evenly`)."""
+    if keep is None or len(values) // width <= keep:
+        return values
+    thinned: array[float] = array("d")
+    for index in select_evenly(values[0::width], keep):
+        thinned.extend(values[index * width:(index + 1) * width])
+    return thinned
+
+
+def needs_rewrite(n_rows: int, total: int, keep: int | None) -> bool:
+    """Whether downsampling a run of ``total`` samples in ``n_rows`` rows changes anything."""
+    needed_rows = -(-min(total, keep or total) // SAMPLES_PER_CHUNK)
+    return not ((keep is None or total <= keep) and n_rows <= needed_rows)
+
+
+def chunk_rows(values: array[float], width: int) -> list[tuple[float, int, bytes]]:
+    """Split a flat sample array into rows ``(first_s, count, data)`` of SAMPLES_PER_CHUNK."""
+    step = SAMPLES_PER_CHUNK * width
+    return [(values[start], min(step, len(values) - start) // width,
+             _to_le_bytes(values[start:start + step])) for start in range(0, len(values), step)]
+
+
+def values_to_samples(values: array[float], width: int) -> list[Sample]:
+    """Turn a flat float64 array of ``width``-long records into samples."""
+    flat = values.tolist()
+    return [Sample(time_s=flat[i], energy_j=tuple(flat[i + 1:i + width]))
+            for i in range(0, len(flat), width)]
+
+
+def record_from_row(
+    *, run_id: int, project: str, started_at: str, started_s: float | None, host: str,
+    pid: int | None, pid_created_s: float | None, region: str | None, command: str | None,
+    extra: str, document: str | None, devices: Callable[[], list[DeviceInfo]],
+    samples: Callable[[int], list[Sample]],
+) -> RunRecord:
+    """The record of a stored run: its final JSON, or one rebuilt from devices and samples.
+
+    ``command``, ``extra`` and ``document`` are the JSON text columns; ``devices()`` and
+    ``samples(n_devices)`` are called only for a run that never finished.
+    """
+    if document is not None:
+        record = RunRecord.from_dict(json.loads(document))
+        record.id = int(run_id)
+        return record
+    infos = devices()
+    return rebuild_record(
+        run_id=int(run_id), project=project, started_at=started_at, started_s=started_s,
+        devices=infos, samples=samples(len(infos)), host=host, region=region,
+        command=json.loads(command) if command is not None else None,
+        extra=json.loads(extra), alive=writer_alive(pid, host, pid_created_s),
     )

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import socket
 import sqlite3
-import struct
-import sys
 import threading
 from array import array
 from collections.abc import Iterator, Sequence
@@ -29,10 +26,15 @@ from wattlm.records import DeviceInfo, PhaseRecord, RunRecord, Sample
 from wattlm.store.base import (
     MAX_SAMPLES_PER_RUN,
     Store,
+    chunk_rows,
+    needs_rewrite,
+    pack_samples,
     parse_started_at,
-    rebuild_record,
-    select_evenly,
-    writer_alive,
+    process_created_s,
+    record_from_row,
+    thin,
+    unpack_samples,
+    values_to_samples,
 )
 from wattlm.units import Provenance
 
@@ -102,46 +104,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 
 _RUN_COLUMNS = ("id, project, started_at, started_s, status, host, pid, pid_created_s, region, "
                 "command, extra, record")
-# samples per row when a run's samples are rewritten by downsampling
-SAMPLES_PER_CHUNK = 1024
 _HINT = "choose another location with --db PATH or the WATTLM_DB environment variable"
-
-
-def _process_created_s() -> float | None:
-    import psutil
-
-    try:
-        return float(psutil.Process().create_time())
-    except psutil.Error:  # pragma: no cover - the current process always exists
-        return None
-
-
-def _to_le_bytes(values: array[float]) -> bytes:
-    """Little-endian bytes of a float64 array."""
-    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
-        values = array("d", values)
-        values.byteswap()
-    return values.tobytes()
-
-
-def _pack(run_id: int, samples: Sequence[Sample], n_devices: int) -> bytes:
-    """Pack ``(time_s, energy_j...)`` of each sample as little-endian float64, after checks."""
-    flat: list[float] = []
-    for sample in samples:
-        energy_j = sample.energy_j
-        if len(energy_j) != n_devices:
-            raise InvalidInputError(
-                f"run {run_id} has {n_devices} devices but the sample at {sample.time_s} has "
-                f"{len(energy_j)} values")
-        flat.append(sample.time_s)
-        flat.extend(energy_j)
-    if not math.isfinite(sum(flat)):  # rare path: find the culprit
-        for sample in samples:
-            if not all(math.isfinite(v) for v in (sample.time_s, *sample.energy_j)):
-                raise InvalidInputError(
-                    f"run {run_id}: the sample at {sample.time_s} has a non-finite value "
-                    f"{sample.energy_j!r}")
-    return struct.pack(f"<{len(flat)}d", *flat)
 
 
 class SQLiteStore(Store):
@@ -283,7 +246,7 @@ class SQLiteStore(Store):
             raise InvalidInputError("a run needs a non-empty project name")
         row = (
             project, started_at, parse_started_at(started_at), "running",
-            host or socket.gethostname(), os.getpid(), _process_created_s(), region,
+            host or socket.gethostname(), os.getpid(), process_created_s(), region,
             json.dumps(command) if command is not None else None, json.dumps(extra or {}),
             len(devices),
         )
@@ -322,7 +285,7 @@ class SQLiteStore(Store):
             if status != "running":
                 raise InvalidInputError(
                     f"run {run_id} is {status}: samples can only be added to a running run")
-            data = _pack(run_id, samples, n_devices)
+            data = pack_samples(run_id, samples, n_devices)
             conn.execute("INSERT OR REPLACE INTO samples (run_id, first_s, count, data) "
                          "VALUES (?, ?, ?, ?)", (run_id, samples[0].time_s, len(samples), data))
             count = self._counts.get(run_id)
@@ -348,25 +311,15 @@ class SQLiteStore(Store):
         rows = conn.execute("SELECT count(*), coalesce(sum(count), 0) FROM samples "
                             "WHERE run_id = ?", (run_id,)).fetchone()
         n_rows, total = int(rows[0]), int(rows[1])
-        needed_rows = -(-min(total, keep or total) // SAMPLES_PER_CHUNK)
-        if (keep is None or total <= keep) and n_rows <= needed_rows:
+        if not needs_rewrite(n_rows, total, keep):
             return total
         width = n_devices + 1
-        values = self._raw(conn, run_id, width)
-        if keep is not None and total > keep:
-            chosen = select_evenly(values[0::width], keep)
-            thinned = array("d")
-            for index in chosen:
-                thinned.extend(values[index * width:(index + 1) * width])
-            values = thinned
-        kept = len(values) // width
+        values = thin(self._raw(conn, run_id, width), width, keep)
         conn.execute("DELETE FROM samples WHERE run_id = ?", (run_id,))
-        step = SAMPLES_PER_CHUNK * width
         conn.executemany(
             "INSERT OR REPLACE INTO samples (run_id, first_s, count, data) VALUES (?, ?, ?, ?)",
-            [(run_id, values[start], min(step, len(values) - start) // width,
-              _to_le_bytes(values[start:start + step])) for start in range(0, len(values), step)])
-        return kept
+            [(run_id, *row) for row in chunk_rows(values, width)])
+        return len(values) // width
 
     def finish_run(self, record: RunRecord) -> None:
         """Write the final record and its phases, then downsample the run's samples.
@@ -436,45 +389,23 @@ class SQLiteStore(Store):
 
     def _raw(self, conn: sqlite3.Connection, run_id: int, width: int) -> array[float]:
         """Read a run's samples as one flat float64 array of ``width``-long records, time-sorted."""
-        values: array[float] = array("d")
-        for (data,) in conn.execute(
-                "SELECT data FROM samples WHERE run_id = ? ORDER BY first_s", (run_id,)):
-            chunk = array("d")
-            chunk.frombytes(data)
-            if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
-                chunk.byteswap()
-            values.extend(chunk)
-        times = values[0::width]
-        if any(later < earlier for earlier, later in zip(times, times[1:], strict=False)):
-            # batches of several writers interleave: sort the records by time (stable)
-            order = sorted(range(len(times)), key=times.__getitem__)
-            ordered: array[float] = array("d")
-            for index in order:
-                ordered.extend(values[index * width:(index + 1) * width])
-            values = ordered
-        return values
+        return unpack_samples(
+            (data for (data,) in conn.execute(
+                "SELECT data FROM samples WHERE run_id = ? ORDER BY first_s", (run_id,))),
+            width)
 
     def _samples(self, conn: sqlite3.Connection, run_id: int, n_devices: int) -> list[Sample]:
         width = n_devices + 1
-        values = self._raw(conn, run_id, width).tolist()
-        return [Sample(time_s=values[i], energy_j=tuple(values[i + 1:i + width]))
-                for i in range(0, len(values), width)]
+        return values_to_samples(self._raw(conn, run_id, width), width)
 
     def _record(self, conn: sqlite3.Connection, row: tuple[Any, ...]) -> RunRecord:
         (run_id, project, started_at, started_s, _status, host, pid, pid_created_s, region,
          command, extra, document) = row
-        if document is not None:
-            record = RunRecord.from_dict(json.loads(document))
-            record.id = int(run_id)
-            return record
-        devices = self._devices(conn, run_id)
-        samples = self._samples(conn, run_id, len(devices))
-        return rebuild_record(
+        return record_from_row(
             run_id=int(run_id), project=project, started_at=started_at, started_s=started_s,
-            devices=devices, samples=samples, host=host, region=region,
-            command=json.loads(command) if command is not None else None,
-            extra=json.loads(extra), alive=writer_alive(pid, host, pid_created_s),
-        )
+            host=host, pid=pid, pid_created_s=pid_created_s, region=region, command=command,
+            extra=extra, document=document, devices=lambda: self._devices(conn, run_id),
+            samples=lambda n: self._samples(conn, run_id, n))
 
     def get_run(self, run_id: int) -> RunRecord:
         """Return the run with this id (see :class:`Store`)."""
