@@ -95,6 +95,11 @@ class Tracker:
         return self._sampler is not None
 
     @property
+    def grid(self) -> Any:
+        """The resolved grid location (``GridIntensity``) once started, else None."""
+        return self._grid
+
+    @property
     def sensors(self) -> list[Sensor]:
         """The sensors in use (empty before start)."""
         return self._sampler.sensors if self._sampler else []
