@@ -23,8 +23,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--project", help="project name stored with the run")
     parser.add_argument("--interval", type=float, metavar="SECONDS",
                         help="seconds between samples (default 1.0)")
-    parser.add_argument("--db", help="store location (default: WATTLM_DB or "
-                        "~/.local/share/wattlm/runs.db)")
+    parser.add_argument("--db", help="store: an SQLite file or a postgresql:// URL "
+                        "(default: WATTLM_DB or ~/.local/share/wattlm/runs.db)")
     parser.add_argument("--no-save", action="store_true", help="do not store the run")
     parser.add_argument("--baseline", type=float, metavar="SECONDS",
                         help="measure idle power this long first and report net energy too")

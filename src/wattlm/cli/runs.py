@@ -10,8 +10,8 @@ from wattlm.cli._output import add_format_option
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--db PATH`` (the store location)."""
-    parser.add_argument("--db", metavar="PATH", help="store: an SQLite file (default: "
-                        "WATTLM_DB or ~/.local/share/wattlm/runs.db)")
+    parser.add_argument("--db", metavar="PATH", help="store: an SQLite file or a postgresql:// "
+                        "URL (default: WATTLM_DB or ~/.local/share/wattlm/runs.db)")
 
 
 def register(subparsers: Any) -> None:
