@@ -52,6 +52,34 @@ def build_tiny_bert(vocab_size: int, num_labels: int = 2, seed: int = 0) -> Any:
     return BertForSequenceClassification(config)
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1, with an error that says so."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def checkpoint_dir(text: str) -> str:
+    """An argparse type: a local checkpoint directory (with ``config.json``), checked up front."""
+    import argparse
+
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a directory: give a local checkpoint folder (the one "
+            "save_pretrained() wrote, with config.json); no model hub is used")
+    if not (path / "config.json").is_file():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no config.json: give the folder save_pretrained() wrote")
+    return str(path)
+
+
 def load_model(model_path: str | None, texts: list[str]) -> tuple[Any, Any, str]:
     """(model, tokenizer, description): a local checkpoint, or the tiny BERT."""
     if model_path:

@@ -13,18 +13,32 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from _tiny_bert import load_model, load_reviews
+from _tiny_bert import checkpoint_dir, load_model, load_reviews, positive_int
 
 import wattlm
 
 
+def default_device() -> str:
+    """``cuda:0`` when torch sees a GPU, else ``cpu``."""
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="local checkpoint directory (default: a tiny BERT)")
-    parser.add_argument("--region", default="FR", help="grid region for emissions")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--limit", type=int, default=128, help="sentences to classify")
+    parser.add_argument("--model", type=checkpoint_dir,
+                        help="local checkpoint directory (default: a tiny BERT built here)")
+    parser.add_argument("--region", default="FR",
+                        help="grid region for emissions (default: FR; see `wattlm regions`)")
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda, cuda:1 ... (default: cuda:0 when a GPU is visible)")
+    parser.add_argument("--batch-size", type=positive_int, default=16,
+                        help="sentences per batch (default: 16)")
+    parser.add_argument("--limit", type=positive_int, default=128,
+                        help="sentences to classify (default: 128)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
 
@@ -39,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             model, tokenizer, what = load_model(args.model, texts)
         print(f"model: {what}", file=sys.stderr)
         classifier = pipeline("text-classification", model=model, tokenizer=tokenizer,
-                              device="cpu" if args.model is None else None)
+                              device=args.device or default_device())
         print(classifier("the film was wonderful ."))
         report = measure_inference(classifier, texts, batch_size=args.batch_size)
     record = run.result
@@ -56,10 +70,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"throughput: {report.items_per_s:.1f} sentences/s, "
           f"batch latency p50 {report.latency_p50_s * 1000:.1f} ms, "
           f"p95 {report.latency_p95_s * 1000:.1f} ms")
-    print(f"whole run {record.id}: {record.energy_kwh * 1000:.4f} Wh, "
-          f"{record.emissions_kg * 1000:.4f} g CO2e in {record.duration_s:.1f} s")
+    print(f"whole run {record.id}: {record.energy_j:.3g} J = {record.energy_kwh * 1000:.3g} Wh, "
+          f"{record.emissions_g:.3g} g CO2e in {record.duration_s:.1f} s")
     return 0
 
 
+def cli() -> int:
+    """Run :func:`main`; a wattlm input error (an unknown region ...) is one line, exit 2."""
+    from wattlm.errors import WattlmError
+
+    try:
+        return main()
+    except WattlmError as e:
+        print(f"{Path(__file__).name}: error: {e}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli())

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
-from _tiny_bert import load_model, load_reviews
+from _tiny_bert import checkpoint_dir, load_model, load_reviews, positive_int
 
 
 class ReviewDataset:
@@ -38,11 +39,16 @@ class ReviewDataset:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="local checkpoint directory (default: a tiny BERT)")
-    parser.add_argument("--output-dir", default="wattlm-bert-finetune")
-    parser.add_argument("--region", default="FR")
-    parser.add_argument("--max-steps", type=int, default=40)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--model", type=checkpoint_dir,
+                        help="local checkpoint directory (default: a tiny BERT built here)")
+    parser.add_argument("--output-dir", default="wattlm-bert-finetune",
+                        help="where the Trainer writes; README.md there gets co2_eq_emissions")
+    parser.add_argument("--region", default="FR",
+                        help="grid region for emissions (default: FR; see `wattlm regions`)")
+    parser.add_argument("--max-steps", type=positive_int, default=40,
+                        help="optimiser steps (default: 40)")
+    parser.add_argument("--batch-size", type=positive_int, default=16,
+                        help="sentences per step (default: 16)")
     args = parser.parse_args(argv)
 
     from transformers import Trainer, TrainingArguments
@@ -73,16 +79,27 @@ def main(argv: list[str] | None = None) -> int:
     if first is not None:
         energy = first.energy_j
         print(f"projection at step {first.step}/{first.max_steps}: "
-              f"{energy.central:.3g} J [{energy.low:.3g}-{energy.high:.3g}]")
+              f"{energy.central:.3g} J (range {energy.low:.3g} to {energy.high:.3g} J)")
     elif callback.projection_note:
         print(callback.projection_note)
-    print(f"run {record.id}: {record.energy_j:.3g} J = {record.energy_kwh * 1000:.4f} Wh, "
-          f"{callback.emissions_g:.4f} g CO2e ({record.provenance}), {record.duration_s:.1f} s")
+    print(f"run {record.id}: {record.energy_j:.3g} J = {record.energy_kwh * 1000:.3g} Wh, "
+          f"{callback.emissions_g:.3g} g CO2e ({record.provenance}), {record.duration_s:.1f} s")
     for phase in record.phases:
         print(f"  phase {phase.name}: {phase.energy_j:.3g} J in {phase.duration_s:.2f} s")
     print(f"model card: {callback.model_card_path}")
     return 0
 
 
+def cli() -> int:
+    """Run :func:`main`; a wattlm input error (an unknown region ...) is one line, exit 2."""
+    from wattlm.errors import WattlmError
+
+    try:
+        return main()
+    except WattlmError as e:
+        print(f"{Path(__file__).name}: error: {e}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli())

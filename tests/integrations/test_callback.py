@@ -24,7 +24,9 @@ from wattlm.units import Provenance  # noqa: E402
 
 KEYS = ("energy_kwh", "emissions_kg", "power_w")
 PROJECTED = ("projected_energy_kwh", "projected_energy_kwh_low", "projected_energy_kwh_high",
-             "projected_emissions_kg", "projected_duration_s")
+             "projected_emissions_kg", "projected_emissions_kg_low",
+             "projected_emissions_kg_high", "projected_duration_s", "projected_duration_s_low",
+             "projected_duration_s_high")
 
 
 class Recorder(TrainerCallback):  # type: ignore[misc]
@@ -145,6 +147,12 @@ def test_projection_at_a_quarter_lands_in_its_range(tmp_path: Path, model: Any,
     g_per_kwh = record.emissions_g / record.energy_kwh
     assert logged[0]["projected_emissions_kg"] == pytest.approx(
         200.0 / 3.6e6 * g_per_kwh / 1000.0, rel=1e-6)
+    assert logged[0]["projected_emissions_kg_low"] == pytest.approx(
+        170.0 / 3.6e6 * g_per_kwh / 1000.0, rel=1e-6)
+    assert logged[0]["projected_emissions_kg_high"] == pytest.approx(
+        230.0 / 3.6e6 * g_per_kwh / 1000.0, rel=1e-6)
+    assert (logged[0]["projected_duration_s_low"] <= logged[0]["projected_duration_s"]
+            <= logged[0]["projected_duration_s_high"])
 
 
 def test_constant_power_is_logged_as_power(tmp_path: Path, model: Any, dataset: Any) -> None:
@@ -247,3 +255,64 @@ def test_a_store_that_cannot_open_never_fails_training(tmp_path: Path, model: An
     assert callback.result is None and callback.not_measuring is not None
     assert str(blocker) in callback.not_measuring
     assert all("energy_kwh" not in h for h in trainer.state.log_history)
+
+
+def test_eval_phase_covers_the_whole_evaluation(tmp_path: Path, model: Any, dataset: Any) -> None:
+    # One evaluation batch: a phase opened at the first prediction step would miss all of it.
+    from torch.utils.data import Subset
+
+    callback = WattlmCallback(region="FR", sensors=[FakeSensor("gpu0", power_w=50.0)])
+    trainer = Trainer(model=model, args=make_args(tmp_path / "out", max_steps=4, logging_steps=4,
+                                                  eval_strategy="steps", eval_steps=2),
+                      train_dataset=dataset, eval_dataset=Subset(dataset, range(16)),
+                      callbacks=[callback])
+    trainer.train()
+    record = callback.result
+    assert record is not None
+    runtimes = [h["eval_runtime"] for h in trainer.state.log_history if "eval_runtime" in h]
+    evals = [p for p in record.phases if p.name == "train/eval"]
+    assert len(evals) == len(runtimes) == 2
+    for phase, runtime_s in zip(evals, runtimes):
+        assert phase.duration_s >= runtime_s  # opened before the loop, closed after it
+        assert phase.energy_j == pytest.approx(50.0 * phase.duration_s, rel=0.05, abs=0.05)
+
+
+def test_one_callback_measures_two_trainings_separately(tmp_path: Path, model: Any,
+                                                         dataset: Any) -> None:
+    callback = WattlmCallback(region="FR", sensors=[FakeSensor(power_w=10.0)])
+    totals = []
+    for name in ("first", "second"):
+        trainer = Trainer(model=model, args=make_args(tmp_path / name, max_steps=4,
+                                                      logging_steps=2),
+                          train_dataset=dataset, callbacks=[callback])
+        trainer.train()
+        assert callback.result is not None
+        first_log = trainer.state.log_history[0]["energy_kwh"] * 3.6e6
+        assert first_log <= callback.result.energy_j  # counted from this training's start
+        totals.append(callback.result.energy_j)
+    with open_store() as store:
+        runs = store.list_runs()
+    assert len(runs) == 2
+    assert sorted(r.energy_j for r in runs) == pytest.approx(sorted(totals))
+
+
+def test_unknown_max_steps_says_it_cannot_project(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    # The Trainer's events with the attributes the callback reads, max_steps unknown (0).
+    callback = WattlmCallback(region="FR", sensors=[FakeSensor(power_w=10.0)], model_card=False)
+    args = SimpleNamespace(output_dir=str(tmp_path / "out"))
+    state = SimpleNamespace(max_steps=0, global_step=0, log_history=[])
+    control = SimpleNamespace(should_evaluate=False)
+    callback.on_train_begin(args, state, control)
+    for step in range(1, 13):
+        state.global_step = step
+        callback.on_step_end(args, state, control)
+    logs: dict[str, float] = {"loss": 1.0}
+    callback.on_log(args, state, control, logs=logs)
+    callback.on_train_end(args, state, control)
+    assert callback.projection_note is not None
+    note = callback.projection_note
+    assert "max_steps" in note and "num_train_epochs" in note
+    assert "energy_kwh" in logs and "projected_energy_kwh" not in logs
+    assert callback.result is not None and callback.result.energy_j > 0

@@ -5,8 +5,8 @@ One line in a Trainer::
     trainer = Trainer(..., callbacks=[WattlmCallback(region="FR")])
 
 adds ``energy_kwh``, ``emissions_kg``, ``power_w`` and, after the first part of training, a
-projection of the whole run (``projected_energy_kwh`` with ``_low``/``_high``,
-``projected_emissions_kg``, ``projected_duration_s``) to every log, so they reach the progress
+projection of the whole run (``projected_energy_kwh``, ``projected_emissions_kg`` and
+``projected_duration_s``, each with ``_low``/``_high``) to every log, so they reach the progress
 bar and whatever ``report_to`` names; at the end the run is saved to the wattlm store and the
 model card in ``output_dir`` gets ``co2_eq_emissions`` (grams). :func:`measure_inference`
 measures a pipeline or a model with its tokenizer.
@@ -76,10 +76,14 @@ class WattlmCallback(TrainerCallback):
         model_card: write ``co2_eq_emissions`` into ``output_dir/README.md`` at train end.
         hardware_used: model-card text for the hardware (default: the measured devices).
         geographical_location: model-card location (default: the grid region's name).
+        distributed: None detects a ``torch.distributed`` job (every rank measures its share,
+            rank 0 stores one run); False measures this process alone; True requires a job.
 
     Raises:
         InvalidInputError, ConfigError, UnknownNameError: bad arguments or region, here in the
             constructor, before training starts.
+        DistributedError: ``distributed=True`` outside a job, or inconsistent launcher
+            variables with ``distributed=True``.
     """
 
     def __init__(
@@ -100,6 +104,7 @@ class WattlmCallback(TrainerCallback):
         model_card: bool = True,
         hardware_used: str | None = None,
         geographical_location: str | None = None,
+        distributed: bool | None = None,
     ) -> None:
         if training_type not in TRAINING_TYPES:
             raise InvalidInputError(f"training_type must be one of {', '.join(TRAINING_TYPES)}, "
@@ -110,6 +115,11 @@ class WattlmCallback(TrainerCallback):
             region=region, project=project, db=db, save=save, interval_s=interval_s, pue=pue,
             intensity_g_per_kwh=intensity_g_per_kwh)
         probe = track(**self._track_args)  # strict at the door: settings checked now
+        if distributed:
+            from wattlm.tracking.distributed import detect_job
+
+            detect_job(True)  # strict at the door: a forced job must exist
+        self._distributed = distributed
         from wattlm.carbon.intensity import resolve_region
 
         self._grid = resolve_region(probe.settings.region)  # unknown region raises now
@@ -206,7 +216,7 @@ class WattlmCallback(TrainerCallback):
 
             # a job: every rank tracks and rank 0 stores; bad launcher variables: warn (W501)
             # and measure this process alone
-            job = detect_job(None, strict=False)
+            job = detect_job(self._distributed, strict=False)
             tracker = track(**self._track_args, sensors=self._sensors,
                             distributed=None if job is not None else False)
             tracker.start()
@@ -285,12 +295,29 @@ class WattlmCallback(TrainerCallback):
                     self.projections.append(projection)
         except Exception as e:  # noqa: BLE001
             self._fail(e)
+        self._open_eval_if_due(control)
 
-    def on_prediction_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Open the ``eval`` phase at the first evaluation batch."""
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Open the ``eval`` phase when an evaluation follows the epoch."""
+        self._open_eval_if_due(control)
+
+    def _open_eval_if_due(self, control: Any) -> None:
+        """Open the ``eval`` phase before the Trainer evaluates, so it covers every batch.
+
+        ``DefaultFlowCallback`` (which this callback follows) sets ``control.should_evaluate``
+        at the end of the step or epoch after which the Trainer runs its evaluation.
+        """
+        if getattr(control, "should_evaluate", False):
+            self._open_eval()
+
+    def _open_eval(self) -> None:
         if self._active and not self._in_eval:
             self._in_eval = True
             self._begin_phase("eval")
+
+    def on_prediction_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Open the ``eval`` phase at the first evaluation batch, if not already open."""
+        self._open_eval()
 
     def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Close the ``eval`` phase."""
@@ -348,7 +375,11 @@ class WattlmCallback(TrainerCallback):
                 "projected_energy_kwh_low": energy.low / J_PER_KWH,
                 "projected_energy_kwh_high": energy.high / J_PER_KWH,
                 "projected_emissions_kg": energy.central * self._g_per_j / 1000.0,
+                "projected_emissions_kg_low": energy.low * self._g_per_j / 1000.0,
+                "projected_emissions_kg_high": energy.high * self._g_per_j / 1000.0,
                 "projected_duration_s": projection.duration_s.central,
+                "projected_duration_s_low": projection.duration_s.low,
+                "projected_duration_s_high": projection.duration_s.high,
             })
         return out
 
