@@ -3,7 +3,8 @@
 Each rank sends the summary a real rank sends (one GPU, plus the node's CPU and memory on
 local rank 0, and ``--phases`` phases) with ``gather_to_root``; rank 0 receives and merges.
 Prints, per world size, the median wall time of gather + merge on rank 0 over ``--repeats``
-rounds, and the bytes each rank sends.
+rounds, the bytes of the largest summary (a node's local rank 0) and the bytes rank 0
+received in all (measured, not estimated).
 
     .venv/bin/python bench/bench_distributed.py [--sizes 2 4 8] [--repeats 20] [--phases 4]
 """
@@ -55,7 +56,7 @@ def _worker(rank: int, world: int, port: int, repeats: int, phases: int, queue: 
     job = JobInfo(rank=rank, world_size=world, local_rank=local_rank, local_world_size=8,
                   node=str(rank // 8), host="h", launcher="torchrun", initialized=True)
     payload = json.dumps(summarize(record, job, shared=local_rank == 0)).encode()
-    times = []
+    times, at_root = [], 0
     for _ in range(repeats):
         dist.barrier(group=group)
         start = time.perf_counter()
@@ -63,12 +64,13 @@ def _worker(rank: int, world: int, port: int, repeats: int, phases: int, queue: 
                                           timeout_s=30.0)
         if rank == 0:
             assert not errors and len(received) == world, errors
+            at_root = sum(len(b) for b in received.values())
             merge_summaries(RunRecord.from_dict(record.to_dict()),
                             {r: json.loads(b) for r, b in received.items()},
                             world_size=world, launcher="torchrun")
         times.append(time.perf_counter() - start)
     if rank == 0:
-        queue.put((statistics.median(times), len(payload)))  # type: ignore[attr-defined]
+        queue.put((statistics.median(times), len(payload), at_root))  # type: ignore[attr-defined]
     dist.destroy_process_group()
 
 
@@ -90,11 +92,12 @@ def main() -> int:
                                                    queue)) for r in range(world)]
         for p in procs:
             p.start()
-        median_s, size = queue.get(timeout=300)
+        median_s, size, at_root = queue.get(timeout=300)
         for p in procs:
             p.join(timeout=60)
-        print(f"{world:>5}  {median_s * 1000:>8.2f}  {size:>11}  {size * world:>15}")
-    print("* the summary of a local rank 0 (it carries the node's shared sensors): the largest")
+        print(f"{world:>5}  {median_s * 1000:>8.2f}  {size:>11,}  {at_root:>15,}")
+    print("* the summary of a local rank 0 (it carries the node's shared sensors): the largest;"
+          " ranks 8 apart share a node")
     return 0
 
 

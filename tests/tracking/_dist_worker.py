@@ -2,7 +2,9 @@
 
 argv[1] is a JSON config: rank, world_size, port, out (folder), gpu_j (the energy of each GPU
 visible on this rank's node), cpu_j (the node's shared CPU sensor), die (rank that exits
-mid-run, or null), env_rank (whether launcher variables carry the rank), callback (bool).
+mid-run, or null), stall (rank that reaches stop ``stall_s`` seconds late, or null), eval_on_rank0
+(rank 0 alone opens an "eval" phase), track_ranks (ranks that call track(); default all),
+timeout_s, callback (bool).
 """
 
 from __future__ import annotations
@@ -32,10 +34,14 @@ def main() -> int:
     sensors = [FakeSensor(f"gpu:{i}", "gpu", readings=[*first, e])
                for i, e in enumerate(cfg["gpu_j"])]
     sensors.append(FakeSensor("rapl:package-0", "cpu", readings=[*first, cfg["cpu_j"]]))
-    steps = 0
+    steps, stop_s = 0, 0.0
     if cfg.get("callback"):
         result = _with_callback(sensors, cfg)
         steps = 3
+    elif rank not in cfg.get("track_ranks", [rank]):  # this rank never calls track()
+        time.sleep(cfg["timeout_s"] * 3)
+        dist.destroy_process_group()
+        return 0
     else:
         with wattlm.track(sensors=sensors, region="FR", project="dist") as run:
             with run.phase("train"):
@@ -44,10 +50,17 @@ def main() -> int:
                         os._exit(3)  # killed mid-run: no stop, no goodbye
                     time.sleep(0.1)
                     steps += 1
+            if cfg.get("eval_on_rank0") and rank == 0:
+                with run.phase("eval"):  # a phase only rank 0 opens: nothing waits for it
+                    time.sleep(0.05)
+            if cfg.get("stall") == rank:
+                time.sleep(cfg["stall_s"])  # hung (a slow checkpoint): rank 0 must not wait
+            stop_begin = time.monotonic()
+        stop_s = time.monotonic() - stop_begin
         result = run.result
     assert result is not None
     (out / f"rank{rank}.json").write_text(json.dumps(
-        {"steps": steps, "record": result.to_dict()}))
+        {"steps": steps, "stop_s": stop_s, "record": result.to_dict()}))
     dist.destroy_process_group()
     return 0
 

@@ -192,3 +192,61 @@ def test_env_job_without_process_group_measures_own_share(
     assert record.distributed == {"world_size": 2, "launcher": "unknown", "rank": 1,
                                   "node": record.devices[0].node, "measured_shared": False,
                                   "sent_to_rank0": False}
+
+
+@pytest.mark.parametrize(("variable", "launcher"), [("NODE_RANK", "unknown"),
+                                                    ("CROSS_RANK", "deepspeed")])
+def test_other_launchers_node_rank_names_the_node(variable: str, launcher: str) -> None:
+    job = detect_job(environ={"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", variable: "1"})
+    assert job is not None and (job.node, job.launcher) == ("1", launcher)
+
+
+def test_only_rank0_stores_unless_a_rank_is_asked_to() -> None:
+    from wattlm.config import resolve_settings
+
+    rank1 = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}
+    for settings, saves in ((resolve_settings(), False), (resolve_settings(save=True), True)):
+        session = JobSession.begin(None, settings, environ=rank1)
+        assert session is not None and session.saves is saves
+    rank0 = JobSession.begin(None, resolve_settings(), environ={**rank1, "RANK": "0",
+                                                                "LOCAL_RANK": "0"})
+    assert rank0 is not None and rank0.saves
+
+
+def test_gloo_error_text_loses_its_source_location() -> None:
+    from wattlm.tracking.distributed import _short
+
+    error = RuntimeError("[/x/gloo/transport/tcp/pair.cc:553] Connection closed by peer\nmore")
+    assert _short(error) == "Connection closed by peer"
+
+
+def _callback_run(distributed: bool | None, sensors: list[FakeSensor]) -> RunRecord | None:
+    from types import SimpleNamespace
+
+    from wattlm.integrations.transformers import WattlmCallback
+
+    callback = WattlmCallback(sensors=sensors, region="FR", model_card=False, save=False,
+                              interval_s=60, distributed=distributed)
+    args, control = SimpleNamespace(output_dir="."), SimpleNamespace()
+    state = SimpleNamespace(max_steps=1, global_step=1, log_history=[],
+                            is_world_process_zero=False)
+    callback.on_train_begin(args, state, control)
+    callback.on_train_end(args, state, control)
+    return callback.result
+
+
+def test_callback_distributed_false_measures_this_process_alone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("transformers")
+    for key, value in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}.items():
+        monkeypatch.setenv(key, value)
+    sensors = [FakeSensor("gpu:0", "gpu", readings=[10.0]),
+               FakeSensor("gpu:1", "gpu", readings=[20.0])]
+    with pytest.warns(UserWarning, match="W451"):  # max_steps=1: too short to project
+        record = _callback_run(False, sensors)
+    assert record is not None and record.distributed is None
+    assert record.energy_j == pytest.approx(30.0)  # both GPUs: no job, no selection
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(key)
+    with pytest.raises(DistributedError, match="not initialised"):  # in the constructor
+        _callback_run(True, sensors)

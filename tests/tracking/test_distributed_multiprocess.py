@@ -30,8 +30,9 @@ def _free_port() -> int:
 
 
 def _launch(tmp_path: Path, layout: list[dict[str, Any]], *, env_vars: bool = True,
-            die: int | None = None, timeout_s: float = 10.0,
-            callback: bool = False) -> tuple[list[int], dict[int, dict[str, Any]]]:
+            die: int | None = None, timeout_s: float = 10.0, callback: bool = False,
+            stall: int | None = None, stall_s: float = 0.0, eval_on_rank0: bool = False,
+            track_ranks: list[int] | None = None) -> tuple[list[int], dict[int, dict[str, Any]]]:
     """Start one process per entry of ``layout`` (node, local_rank, gpu_j, cpu_j)."""
     port, world = _free_port(), len(layout)
     per_node: dict[int, int] = {}
@@ -49,7 +50,10 @@ def _launch(tmp_path: Path, layout: list[dict[str, Any]], *, env_vars: bool = Tr
                        LOCAL_WORLD_SIZE=str(per_node[entry["node"]]))
         cfg = {"rank": rank, "world_size": world, "port": port, "out": str(tmp_path),
                "gpu_j": entry["gpu_j"], "cpu_j": entry["cpu_j"], "die": die,
-               "callback": callback}
+               "callback": callback, "stall": stall, "stall_s": stall_s,
+               "eval_on_rank0": eval_on_rank0, "timeout_s": timeout_s}
+        if track_ranks is not None:
+            cfg["track_ranks"] = track_ranks
         procs.append(subprocess.Popen([sys.executable, str(WORKER), json.dumps(cfg)], env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
     codes = []
@@ -86,7 +90,7 @@ NODE1 = {"gpu_j": [200.0, 210.0], "cpu_j": 3000.0}
 def test_two_nodes_sum_per_node_and_nothing_counted_twice(tmp_path: Path) -> None:
     layout = [{"node": 0, "local_rank": 0, **NODE0}, {"node": 0, "local_rank": 1, **NODE0},
               {"node": 1, "local_rank": 0, **NODE1}, {"node": 1, "local_rank": 1, **NODE1}]
-    codes, results = _launch(tmp_path, layout)
+    codes, results = _launch(tmp_path, layout, eval_on_rank0=True)
     assert codes == [0, 0, 0, 0]
     runs = _stored(tmp_path)
     assert len(runs) == 1  # only rank 0 stores
@@ -105,6 +109,9 @@ def test_two_nodes_sum_per_node_and_nothing_counted_twice(tmp_path: Path) -> Non
     cpu = [(d.node, d.rank, d.energy_j) for d in run.devices if d.kind == "cpu"]
     assert sorted(cpu) == [("0", 0, 1000.0), ("1", 2, 3000.0)]
     assert run.phases[0].name == "train" and run.phases[0].energy_j == pytest.approx(4620.0)
+    # phases are merged at stop, so a phase only rank 0 opened needs no other rank's help
+    (evaluation,) = [p for p in run.phases if p.name == "eval"]
+    assert {key.rsplit("@", 1)[1] for key in evaluation.device_energy_j} == {"0"}
     # wattlm show: one row per node with who measured its shared sensors, one per rank
     from wattlm.cli.show import render
 
@@ -112,6 +119,8 @@ def test_two_nodes_sum_per_node_and_nothing_counted_twice(tmp_path: Path) -> Non
     node_rows = [line.split() for line in text.splitlines() if line.startswith(("0 ", "1 "))]
     assert [row[0] for row in node_rows][:2] == ["0", "1"]
     assert "shared sensors measured by" in text and "gpu:1" in text
+    assert "4 ranks on 2 node(s), launcher torchrun" in text and "missing    none" in text
+    assert node_rows[1][-2:] == ["rank", "2"]  # node 1's CPU: measured by rank 2
     # the other ranks returned their own share, labelled, and stored nothing
     rank3 = results[3]["record"]
     assert rank3["energy_j"] == pytest.approx(210.0)
@@ -142,6 +151,34 @@ def test_killed_rank_is_missing_and_survivors_finish(tmp_path: Path) -> None:
     assert any(w.startswith("W502") and "rank 2" in w for w in run.warnings)
     assert run.degraded
     assert run.energy_j == pytest.approx(100.0 + 110.0 + 1000.0)  # ranks 0, 1 and the CPU
+
+
+def test_hung_rank_costs_rank0_at_most_the_timeout(tmp_path: Path) -> None:
+    # rank 1 reaches stop 8 s late (a slow checkpoint); rank 0 waits at most the 2 s timeout,
+    # stores the run without it, and rank 1's own code carries on undisturbed
+    layout = [{"node": 0, "local_rank": i, **NODE0} for i in range(2)]
+    codes, results = _launch(tmp_path, layout, stall=1, stall_s=8.0, timeout_s=2.0)
+    assert codes == [0, 0]
+    assert results[0]["stop_s"] < 7.0  # timeout 2 s + a loaded machine; without it: >= 8 s
+    assert results[1]["steps"] == 5
+    (run,) = _stored(tmp_path)
+    assert run.distributed["missing_ranks"] == [1]
+    assert any(w.startswith("W502") and "rank 1 of 2" in w for w in run.warnings)
+    assert run.energy_j == pytest.approx(100.0 + 1000.0)  # rank 0's GPU and the node's CPU
+
+
+def test_only_rank0_tracking_waits_once_and_stores_its_own_share(tmp_path: Path) -> None:
+    # a user wraps only rank 0 in track(): the group cannot form (W504) after one timeout;
+    # stop does not wait a second time, and the run is stored with rank 1 listed as missing
+    layout = [{"node": 0, "local_rank": i, **NODE0} for i in range(2)]
+    codes, results = _launch(tmp_path, layout, track_ranks=[0], timeout_s=2.0)
+    assert codes == [0, 0]
+    assert results[0]["stop_s"] < 1.5  # no second 2 s wait for the group at stop
+    (run,) = _stored(tmp_path)
+    codes_seen = sorted({w[:4] for w in run.warnings if w.startswith("W5")})
+    assert codes_seen == ["W502", "W504"]
+    assert run.distributed["missing_ranks"] == [1]
+    assert run.energy_j == pytest.approx(100.0 + 1000.0)
 
 
 @pytest.mark.slow

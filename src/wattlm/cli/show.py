@@ -130,8 +130,11 @@ def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
              for p in record.phases])]
     if record.distributed:
         lines += ["", "distributed:"]
-        lines += [f"  {k}: {v}" for k, v in record.distributed.items()
-                  if not isinstance(v, (list, dict))]
+        if isinstance(record.distributed.get("nodes"), dict):  # merged by rank 0
+            lines += _job_summary(record.distributed)
+        else:
+            lines += [f"  {k}: {v}" for k, v in record.distributed.items()
+                      if not isinstance(v, (list, dict))]
         ranks = record.distributed.get("ranks")
         if isinstance(ranks, list) and ranks and all(isinstance(r, dict) for r in ranks):
             keys = list(dict.fromkeys(k for r in ranks for k in r))
@@ -150,6 +153,22 @@ def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
     return "\n".join(lines)
 
 
+def _job_summary(info: dict[str, Any]) -> list[str]:
+    """Size of the job, its launcher, the gather's cost and how to read the peak power."""
+    nodes = info.get("nodes") or {}
+    lines = [f"  job        {info.get('world_size', '?')} ranks on {len(nodes)} node(s), "
+             f"launcher {info.get('launcher', 'unknown')}"]
+    gather = info.get("gather")
+    if isinstance(gather, dict):
+        lines.append(f"  gathered   {int(gather.get('bytes', 0)):,} bytes to rank 0 in "
+                     f"{float(gather.get('seconds', 0.0)) * 1000:.1f} ms at stop")
+    if info.get("peak_power_w_is_upper_bound"):
+        lines.append("  peak W     an upper bound: the sum of each rank's own peak")
+    lines.append("  rule       each rank measures its GPU(s); one rank per node measures the "
+                 "node's shared sensors (CPU, memory)")
+    return lines
+
+
 def _job_tables(info: dict[str, Any]) -> list[str]:
     """Per-node and per-rank tables of a distributed run (who measured what)."""
     from wattlm.cli._output import table
@@ -157,14 +176,15 @@ def _job_tables(info: dict[str, Any]) -> list[str]:
 
     lines = []
     if isinstance(info.get("missing_ranks"), list):
-        lines.append(f"  missing ranks: {', '.join(map(str, info['missing_ranks'])) or 'none'}")
+        missing = ", ".join(map(str, info["missing_ranks"]))
+        lines.append(f"  missing    {f'rank(s) {missing}: not counted' if missing else 'none'}")
     nodes, ranks = info.get("nodes"), info.get("ranks")
     if isinstance(nodes, dict) and nodes:
         lines.append(table(
             ["node", "host", "energy kWh", "ranks", "shared sensors measured by"],
             [[name, _cell(n.get("host")), _cell(j_to_kwh(float(n.get("energy_j", 0.0)))),
               ",".join(str(r) for r in n.get("ranks", [])) or "-",
-              _cell(n.get("measured_shared_by"))] for name, n in nodes.items()]))
+              _shared_by(n.get("measured_shared_by"))] for name, n in nodes.items()]))
     if isinstance(ranks, dict) and ranks:
         lines.append(table(
             ["rank", "node", "local rank", "energy kWh", "devices"],
@@ -172,6 +192,10 @@ def _job_tables(info: dict[str, Any]) -> list[str]:
               _cell(j_to_kwh(float(r.get("energy_j", 0.0)))), ", ".join(r.get("devices", []))]
              for rank, r in sorted(ranks.items(), key=lambda item: int(item[0]))]))
     return lines
+
+
+def _shared_by(rank: Any) -> str:
+    return "nobody (its rank is missing)" if rank is None else f"rank {rank}"
 
 
 def _cell(value: Any) -> str:

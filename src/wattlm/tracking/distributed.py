@@ -23,6 +23,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import time
@@ -309,8 +310,9 @@ def gather_to_root(group: Any, payload: bytes, *, rank: int, world_size: int,
 
 
 def _short(error: BaseException) -> str:
+    """First line of an error, without a leading ``[source.cc:123]`` location (gloo's)."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text[:200]
+    return re.sub(r"^\[[^\]]*\]\s*", "", text)[:200]
 
 
 # ---------------------------------------------------------------- summaries and merge
@@ -434,6 +436,7 @@ class JobSession:
         self.timeout_s = timeout_s
         self.save_requested = save_requested
         self.group: Any = None
+        self.connect_failed = False  # W504 given: no second wait for the group at stop
         self.shared_by: dict[str, int | None] = {}
         self.measures_shared = job.local_rank in (0, None)
         self.warnings: list[str] = []
@@ -480,7 +483,7 @@ class JobSession:
                                                      "local_rank": job.local_rank},
                                         job.world_size)
         except Exception as e:  # noqa: BLE001 - fall back to the launcher variables
-            self.group = None
+            self.group, self.connect_failed = None, True
             self.warnings.append(warn(
                 f"could not set up the gloo group for aggregation ({_short(e)}); every rank "
                 "must call wattlm.track() (or pass distributed=False)", DistributedWarning,
@@ -550,7 +553,7 @@ class JobSession:
     def _finish(self, record: RunRecord) -> RunRecord:
         job = self.job
         record.warnings.extend(w for w in self.warnings if w not in record.warnings)
-        if self.group is None and _torch_dist_state()[0]:
+        if self.group is None and not self.connect_failed and _torch_dist_state()[0]:
             self._connect(decide=False)  # initialised after the run started
         summary = summarize(record, job, shared=self.measures_shared)
         payload = json.dumps(summary).encode("utf-8")
@@ -561,6 +564,9 @@ class JobSession:
             received, errors = gather_to_root(self.group, payload, rank=job.rank,
                                               world_size=job.world_size,
                                               timeout_s=self.timeout_s)
+        elif self.connect_failed:  # W504 said why; rank 0 lists the others as missing
+            errors = {r: "no gloo group for aggregation (W504)" for r in range(job.world_size)
+                      if r != job.rank}
         else:
             reason = "torch.distributed was not initialised (or was destroyed) at stop"
             errors = {r: reason for r in range(job.world_size) if r != job.rank}
@@ -571,7 +577,7 @@ class JobSession:
                              "bytes_sent": float(len(payload))}
         if job.rank != 0:
             sent = 0 not in errors
-            if not sent and self.group is not None:  # else W506 said why
+            if not sent and self.group is not None:  # else W504 or W506 said why
                 record.warnings.append(warn(f"rank {job.rank} could not send its summary to "
                                             f"rank 0 ({errors[0]})", DistributedWarning, "W507"))
             record.distributed = {
