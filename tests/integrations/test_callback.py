@@ -316,3 +316,38 @@ def test_unknown_max_steps_says_it_cannot_project(tmp_path: Path) -> None:
     assert "max_steps" in note and "num_train_epochs" in note
     assert "energy_kwh" in logs and "projected_energy_kwh" not in logs
     assert callback.result is not None and callback.result.energy_j > 0
+
+
+def test_tracker_of_another_thread_is_joined_without_projection_or_phases(
+        tmp_path: Path, model: Any, dataset: Any) -> None:
+    import threading
+
+    ready, done = threading.Event(), threading.Event()
+    outer: list[Any] = []
+
+    def other_thread() -> None:
+        with wattlm.track(region="FR", sensors=[FakeSensor(power_w=30.0)]) as run:
+            outer.append(run)
+            ready.set()
+            done.wait(timeout=120)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    try:
+        assert ready.wait(timeout=30)
+        callback = WattlmCallback(region="FR", model_card=False)
+        trainer = Trainer(model=model, args=make_args(tmp_path / "out", max_steps=16,
+                                                      logging_steps=4),
+                          train_dataset=dataset, callbacks=[callback])
+        trainer.train()
+        assert trainer.state.global_step == 16  # training is never stopped by wattlm
+        assert outer[0].running  # the other thread's tracker is left running
+    finally:
+        done.set()
+        thread.join(timeout=30)
+    assert callback.result is None and callback.projections == []
+    assert callback.projection_note is not None and "another thread" in callback.projection_note
+    assert all("energy_kwh" in h and "projected_energy_kwh" not in h
+               for h in trainer.state.log_history)
+    record = outer[0].result
+    assert record is not None and record.phases == []  # nothing nested into its phase stack

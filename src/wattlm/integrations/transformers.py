@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -150,6 +151,7 @@ class WattlmCallback(TrainerCallback):
         self._phases_open = 0
         self._in_eval = False
         self._callbacks: list[Any] = []  # the Trainer's callbacks, when found
+        self._other_thread = False  # joined a tracker that another thread started
 
     # -- ordering --------------------------------------------------------------------------
     def _promote(self) -> None:
@@ -209,6 +211,8 @@ class WattlmCallback(TrainerCallback):
         self.projection_note, self.not_measuring, self.model_card_path = None, None, None
         self._phases_open, self._in_eval, self._last_log = 0, False, None
         existing = active_tracker()
+        self._other_thread = (existing is not None and existing.started_in_thread
+                              not in (None, threading.get_ident()))
         if existing is not None:
             tracker, self._owns = existing, False
         else:
@@ -228,6 +232,14 @@ class WattlmCallback(TrainerCallback):
         self._base_j = 0.0 if self._owns else sum(first.energy_j)
         self._base_s = 0.0 if self._owns else tracker.elapsed_s(first)
         self._begin_phase("train")
+        if self._other_thread:
+            self._cannot_project(
+                "the running wattlm tracker was started in another thread, whose work goes on "
+                "alongside training and would be extrapolated as training's (start the Trainer "
+                "in the tracker's thread, or let the callback start its own tracker); the logged "
+                "energy is that tracker's energy since training began, and no phases are added "
+                "to it")
+            return
         max_steps = int(getattr(state, "max_steps", 0) or 0)
         if max_steps <= 0:
             self._cannot_project("the Trainer does not know max_steps (set max_steps, or "
@@ -260,8 +272,8 @@ class WattlmCallback(TrainerCallback):
 
     def _begin_phase(self, name: str) -> None:
         tracker = self.tracker
-        if tracker is None:
-            return
+        if tracker is None or self._other_thread:
+            return  # another thread's phase stack is not ours to nest into
         try:
             tracker.begin_phase(name)
             self._phases_open += 1

@@ -87,6 +87,8 @@ class Tracker:
         self._warnings: list[str] = []
         self._baseline_power_w: float | None = None
         self._lock = threading.Lock()
+        self.started_in_thread: int | None = None
+        """``threading.get_ident()`` of the thread that started the tracker (None before)."""
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -148,6 +150,7 @@ class Tracker:
         self._sampler = Sampler(sensors, self.settings.interval_s, on_flush=self._flush,
                                 flush_every_s=self.settings.flush_s)
         self._start_sample = self._sampler.start()
+        self.started_in_thread = threading.get_ident()
         with _active_lock:
             _active.append(self)
         return self
