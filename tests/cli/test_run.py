@@ -137,3 +137,20 @@ def test_python_m_wattlm_version():
                          text=True, check=True)
     assert out.stdout.startswith("wattlm ")
     assert Path  # keep import used
+
+
+def test_a_run_inside_wattlm_run_points_to_its_parent(tmp_path, capsys):
+    script = ("import time, wattlm\n"
+              "with wattlm.track(region='FR', project='inner') as r:\n"
+              "    time.sleep(0.1)\n")
+    out = tmp_path / "outer.json"
+    assert main(["run", "--region", "FR", "--project", "outer", "-o", str(out), "--quiet", "--",
+                 sys.executable, "-c", script]) == 0
+    outer_id = json.loads(out.read_text())["id"]
+    store = open_store(os.environ["WATTLM_DB"])
+    runs = {r.project: r for r in store.list_runs()}
+    store.close()
+    assert runs["inner"].extra["parent_run"] == outer_id
+    assert "parent_run" not in runs["outer"].extra
+    assert main(["show", str(runs["inner"].id)]) == 0
+    assert f"measured inside run {outer_id}" in capsys.readouterr().out

@@ -80,6 +80,9 @@ def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
 
     lines = [f"run {record.id} · {record.project} · {record.status}"
              + (" · degraded" if record.degraded else "")]
+    if record.extra.get("parent_run") is not None:
+        lines.append(f"measured inside run {record.extra['parent_run']} (wattlm run), whose "
+                     "energy already includes this run's: do not add the two")
     if whatif is not None:
         lines.append(f"what-if: re-accounted for region {record.region} (stored: region "
                      f"{whatif['region'] or '-'}, {format_number(whatif['emissions_kg'])} kg "

@@ -18,7 +18,7 @@ from types import FrameType
 
 from wattlm.errors import InvalidInputError
 from wattlm.records import RunRecord
-from wattlm.tracking.tracker import Tracker
+from wattlm.tracking.tracker import PARENT_RUN_VARIABLE, Tracker
 
 __all__ = ["CommandNotFoundError", "CommandResult", "run_command"]
 
@@ -69,7 +69,10 @@ def run_command(tracker: Tracker, command: Sequence[str]) -> CommandResult:
             child.send_signal(signum)
 
     try:
-        child = subprocess.Popen([program, *command[1:]])
+        env = dict(os.environ)
+        if tracker.run_id is not None:  # nested wattlm runs in the child point back to this one
+            env[PARENT_RUN_VARIABLE] = str(tracker.run_id)
+        child = subprocess.Popen([program, *command[1:]], env=env)
     except OSError as e:
         tracker.stop(exit_code=127, status="failed")
         raise CommandNotFoundError(f"cannot start {command[0]}: {e.strerror or e}") from e

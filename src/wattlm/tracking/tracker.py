@@ -40,6 +40,15 @@ _active: list[Tracker] = []
 _active_lock = threading.Lock()
 
 
+PARENT_RUN_VARIABLE = "WATTLM_PARENT_RUN"
+
+
+def _parent_run() -> dict[str, int]:
+    """``{"parent_run": id}`` inside ``wattlm run`` (its energy already includes this run's)."""
+    raw = os.environ.get(PARENT_RUN_VARIABLE, "")
+    return {"parent_run": int(raw)} if raw.isdigit() else {}
+
+
 def active_tracker() -> Tracker | None:
     """The most recently started tracker that is still running in this process, if any."""
     with _active_lock:
@@ -283,7 +292,7 @@ class Tracker:
             command=self.command, host=socket.gethostname(),
             mean_power_w=total / duration if duration > 0 else 0.0, peak_power_w=peak,
             baseline_power_w=self._baseline_power_w, net_energy_j=net,
-            extra={"interval_s": self.settings.interval_s,
+            extra={**_parent_run(), "interval_s": self.settings.interval_s,
                    "sensor_readings": sampler.sample_count})
 
     def _account(self, record: RunRecord, sampler: Sampler) -> None:
