@@ -174,3 +174,19 @@ def test_bad_intensity_series_is_rejected_before_work(tmp_path):
     bad.write_text("time,value\n")
     with pytest.raises(wattlm.WattlmError):
         wattlm.track(region="FR", sensors=fakes(), intensity_series=str(bad)).start()
+
+
+def test_baseline_does_not_close_the_sensors_the_run_reads():
+    from wattlm.errors import SensorError
+
+    class Strict(FakeSensor):
+        def read_j(self):
+            if self.closed:
+                raise SensorError("read after close (an NVML session shut down)")
+            return super().read_j()
+
+    sensor = Strict("gpu:0", power_w=100.0)
+    with wattlm.track(region="FR", sensors=[sensor], baseline_s=0.05, save=False) as run:
+        time.sleep(0.05)
+    assert not run.result.degraded
+    assert sensor.closed  # closed once, at the end of the run

@@ -118,14 +118,14 @@ class Sampler:
             self._record(sample)
             return sample
 
-    def stop(self) -> Sample:
-        """Stop the thread, take the final sample, flush, and close the sensors."""
+    def stop(self, *, close: bool = True) -> Sample:
+        """Stop the thread, take the final sample, flush, and close the sensors (if ``close``)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=max(5.0, 2 * self.interval_s))
         final = self.snapshot()
         self._flush(force=True)
-        for sensor in self.sensors:
+        for sensor in self.sensors if close else ():
             try:
                 sensor.close()
             except Exception:  # noqa: BLE001, S110 - closing is best effort

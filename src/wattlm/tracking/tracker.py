@@ -191,7 +191,7 @@ class Tracker:
         probe = Sampler(sensors, seconds)
         first = probe.start()
         time.sleep(seconds)
-        last = probe.stop()
+        last = probe.stop(close=False)  # the run itself reads the same sensors next
         self._warnings.extend(probe.warnings)
         elapsed = last.time_s - first.time_s
         return sum(last.energy_j) / elapsed if elapsed > 0 else 0.0
