@@ -281,3 +281,28 @@ def test_memory_probe_reports_cgroup_limit(tmp_path: Path) -> None:
     assert result.available
     assert "cgroup memory limit (1.0 GiB)" in result.reason
     assert result.sensors[0].limit_bytes == GIB  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("children_files", [True, False])
+def test_process_tree_finds_live_grandchildren(children_files: bool) -> None:
+    """Both discovery paths (per-thread children files, full /proc scan) see a grandchild."""
+    from wattlm.sensors.model import ProcessTree, _children_files_supported
+
+    if children_files and not _children_files_supported():
+        pytest.skip("this kernel has no /proc/<pid>/task/<tid>/children")
+    script = ("import subprocess, sys, time\n"
+              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(20)'])\n"
+              "print(child.pid, flush=True)\n"
+              "time.sleep(20)\n")
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                          text=True) as parent:
+        assert parent.stdout is not None
+        try:
+            grandchild = int(parent.stdout.readline())
+            tree = ProcessTree(parent.pid, refresh_s=0.0)
+            tree._children_files = children_files
+            pids = {p.pid for p in tree.processes()}
+        finally:
+            parent.kill()
+            os.kill(grandchild, 9)
+    assert pids == {parent.pid, grandchild}

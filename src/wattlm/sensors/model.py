@@ -313,6 +313,28 @@ def _children_by_parent(max_age_s: float) -> dict[int, list[int]]:
         return mapping
 
 
+def _children_files_supported() -> bool:
+    """Whether ``/proc/<pid>/task/<tid>/children`` exists (Linux >= 3.5, CONFIG_PROC_CHILDREN)."""
+    return os.path.exists(f"{psutil.PROCFS_PATH}/self/task/{threading.get_native_id()}/children")
+
+
+def _children_of(pid: int) -> list[int]:
+    """Direct children of ``pid`` from its threads' ``children`` files (no full /proc scan)."""
+    base = f"{psutil.PROCFS_PATH}/{pid}/task"
+    try:
+        tasks = os.listdir(base)
+    except OSError:
+        return []
+    children: list[int] = []
+    for tid in tasks:
+        try:
+            with open(f"{base}/{tid}/children", encoding="ascii") as handle:
+                children.extend(int(c) for c in handle.read().split())
+        except (OSError, ValueError):
+            continue
+    return children
+
+
 class ProcessTree:
     """The tracked process and its descendants, including those that were re-parented.
 
@@ -342,6 +364,7 @@ class ProcessTree:
         self._refresh_s = refresh_s
         self._clock = clock
         self._known: dict[int, psutil.Process] = {pid: self._root}
+        self._children_files = _children_files_supported()
         self._last_scan = -float("inf")
         self._floor_s = 0.0
         self._offset_s = 0.0
@@ -351,11 +374,16 @@ class ProcessTree:
         if not force and now - self._last_scan < self._refresh_s:
             return
         self._last_scan = now
-        # One pass over /proc for the whole tree (psutil's children() rescans /proc per call).
-        by_parent = _children_by_parent(0.0 if force else self._refresh_s)
+        # Where the kernel lists each thread's children, read only the tree's own entries;
+        # otherwise one pass over all of /proc (psutil's children() rescans /proc per call).
+        if self._children_files:
+            children_of = _children_of
+        else:
+            by_parent = _children_by_parent(0.0 if force else self._refresh_s)
+            children_of = lambda pid: by_parent.get(pid, [])  # noqa: E731
         stack = list(self._known)
         while stack:
-            for child in by_parent.get(stack.pop(), ()):
+            for child in children_of(stack.pop()):
                 if child in self._known:
                     continue
                 try:
