@@ -4,7 +4,7 @@ Runs the same pure-Python workload untracked and tracked (default interval), alt
 prints the median wall ratio and the tracker's CPU time as a share of the workload's. With
 codecarbon installed, its EmissionsTracker runs the same workload in the same session.
 
-    python bench/bench_overhead.py              # ~30 s workload, 3 pairs (about 3 minutes)
+    python bench/bench_overhead.py              # ~30 s workload, 3 rounds (about 5 minutes)
     python bench/bench_overhead.py --seconds 5 --pairs 3
 """
 
@@ -72,14 +72,20 @@ def main() -> None:
 
     walls: dict[str, list[float]] = {k: [] for k in variants}
     cpus: dict[str, list[float]] = {k: [] for k in variants}
+    order = list(variants)
     for pair in range(args.pairs):
-        for name, context in variants.items():
+        # rotate the order so no variant always runs first (these VMs drift over minutes)
+        rotated = order[pair % len(order):] + order[:pair % len(order)]
+        for name in rotated:
+            context = variants[name]
             wall, cpu = timed(context, n)
             walls[name].append(wall)
             cpus[name].append(cpu)
             print(f"pair {pair + 1}: {name:<10} {wall:7.2f} s wall, {cpu * 1000:7.1f} ms other CPU")
     base = walls["untracked"]
-    print(f"\nworkload ~{args.seconds:.0f} s, {args.pairs} pairs, default interval")
+    noise = (max(base) - min(base)) / statistics.median(base)
+    print(f"\nworkload ~{args.seconds:.0f} s, {args.pairs} pairs, default interval; the untracked "
+          f"runs alone spread over {100 * noise:.1f} % of their median (this machine's noise)")
     for name in variants:
         if name == "untracked":
             continue
