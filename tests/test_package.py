@@ -88,3 +88,12 @@ def test_imports_go_one_way():
         for imported in _imports(path) - allowed - {""}:
             problems.append(f"{rel} imports wattlm.{imported}")
     assert not problems, problems
+
+
+def test_package_logger_has_only_a_null_handler():
+    import logging
+
+    import wattlm.errors  # noqa: F401 - installs the handler
+
+    handlers = logging.getLogger("wattlm").handlers
+    assert len(handlers) == 1 and isinstance(handlers[0], logging.NullHandler)

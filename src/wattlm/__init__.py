@@ -8,12 +8,13 @@ nothing optional (no torch, pynvml, matplotlib); nothing is probed at import.
 from __future__ import annotations
 
 import importlib
-import logging
-from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+# ``typing`` and ``logging`` cost ~25 ms to import; neither is needed here. mypy treats a
+# module-level ``TYPE_CHECKING = False`` like ``typing.TYPE_CHECKING``. The package's NullHandler
+# is installed by wattlm.errors, which every module that logs imports first.
+TYPE_CHECKING = False
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -47,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from wattlm.units import Provenance, Range
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'wattlm' has no attribute {name!r}")

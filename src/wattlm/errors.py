@@ -47,6 +47,7 @@ __all__ = [
     "warn",
 ]
 
+logging.getLogger("wattlm").addHandler(logging.NullHandler())
 _log = logging.getLogger(__name__)
 
 
