@@ -15,11 +15,6 @@ from typing import Any
 
 from wattlm.errors import ConfigError, did_you_mean
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 __all__ = ["Settings", "default_db_path", "resolve_settings"]
 
 
@@ -87,6 +82,12 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():  # the common case: no file, and no TOML parser to import (~10 ms)
+        return {}
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
