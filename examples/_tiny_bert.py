@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import os
 import re
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +96,14 @@ def load_model(model_path: str | None, texts: list[str]) -> tuple[Any, Any, str]
     return model, tokenizer, ("no --model given: a tiny BERT built from a config (random "
                               "weights, hidden 32, 2 layers) with a tokenizer built from "
                               "examples/data; its predictions mean nothing, its energy is real")
+
+
+def run_example(main: Callable[[], int], script: str) -> int:
+    """Run an example's ``main``; a wattlm input error is one line on stderr, exit 2."""
+    from wattlm.errors import WattlmError
+
+    try:
+        return main()
+    except WattlmError as e:
+        print(f"{Path(script).name}: error: {e}", file=sys.stderr)
+        return 2

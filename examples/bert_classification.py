@@ -13,9 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from _tiny_bert import checkpoint_dir, load_model, load_reviews, positive_int
+from _tiny_bert import checkpoint_dir, load_model, load_reviews, positive_int, run_example
 
 import wattlm
 
@@ -75,16 +74,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def cli() -> int:
-    """Run :func:`main`; a wattlm input error (an unknown region ...) is one line, exit 2."""
-    from wattlm.errors import WattlmError
-
-    try:
-        return main()
-    except WattlmError as e:
-        print(f"{Path(__file__).name}: error: {e}", file=sys.stderr)
-        return 2
-
-
 if __name__ == "__main__":
-    raise SystemExit(cli())
+    raise SystemExit(run_example(main, __file__))
