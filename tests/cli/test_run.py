@@ -30,7 +30,10 @@ def test_run_passes_exit_code_and_writes_json(tmp_path, capsys):
     store = open_store(os.environ["WATTLM_DB"])
     assert store.get_run(data["id"]).exit_code == 3
     store.close()
-    assert "wattlm: run" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "wattlm: run" in err and "smartphone charges" in err  # equivalents in the summary
+    assert main(["show", str(data["id"])]) == 0
+    assert "km of driving" in capsys.readouterr().out
 
 
 def test_modelled_cpu_follows_the_child_process_tree(tmp_path):

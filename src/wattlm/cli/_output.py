@@ -11,7 +11,8 @@ from typing import Any
 
 from wattlm.units import Range
 
-__all__ = ["add_format_option", "emit", "format_number", "table", "to_jsonable"]
+__all__ = ["add_format_option", "emit", "equivalents_line", "format_number", "table",
+           "to_jsonable"]
 
 
 def add_format_option(parser: argparse.ArgumentParser, extra: Sequence[str] = ()) -> None:
@@ -67,3 +68,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def equivalents_line(record: Any) -> str:
+    """A run's operational emissions and facility energy in everyday terms (sources: docs)."""
+    from wattlm.carbon.equivalents import equivalents
+
+    return " · ".join(str(e) for e in equivalents(record.emissions_kg,
+                                                   record.energy_kwh * record.pue))

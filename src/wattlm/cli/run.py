@@ -51,6 +51,10 @@ def _summary(record: Any) -> str:
     for device in record.devices:
         lines.append(f"  {device.name:<22} {format_number(device.energy_j)} J  "
                      f"{format_number(device.mean_power_w)} W mean  {device.provenance.value}")
+    if record.footprint is not None:
+        from wattlm.cli._output import equivalents_line
+
+        lines.append(f"  that is {equivalents_line(record)}")
     for warning in record.warnings:
         lines.append(f"  warning {warning}")
     return "\n".join(lines)

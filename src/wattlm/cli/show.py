@@ -76,7 +76,7 @@ def _range(value: Any, unit: str) -> str:
 
 def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
     """Render one run for people."""
-    from wattlm.cli._output import format_number, table
+    from wattlm.cli._output import equivalents_line, format_number, table
 
     lines = [f"run {record.id} · {record.project} · {record.status}"
              + (" · degraded" if record.degraded else "")]
@@ -151,6 +151,7 @@ def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
                   f"  embodied      {_range(fp.embodied_kg, 'kg CO2e')}",
                   f"  total         {_range(fp.total_kg, 'kg CO2e')}",
                   f"  water         {_range(fp.water_l, 'L')}"]
+        lines.append(f"  that is       {equivalents_line(record)}")
     if record.warnings:
         lines += ["", "warnings:"] + [f"  {w}" for w in record.warnings]
     return "\n".join(lines)
