@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 
 from wattlm.errors import DataError, UnknownNameError
 
-__all__ = ["NameIndex", "normalise", "read_rows"]
+__all__ = ["NameIndex", "aliases", "normalise", "optional_float", "read_rows"]
 
 T = TypeVar("T")
 _NON_ALNUM = re.compile(r"[^a-z0-9+]")
@@ -34,6 +34,27 @@ def read_rows(filename: str) -> list[dict[str, str]]:
     except (FileNotFoundError, OSError) as e:  # pragma: no cover - broken installation
         raise DataError(f"packaged table {filename} is missing: {e}") from e
     return list(csv.DictReader(text.splitlines()))
+
+
+def optional_float(row: dict[str, str], key: str, filename: str) -> float | None:
+    """Read column ``key`` of a catalogue row as a float; a blank cell is ``None``.
+
+    Raises:
+        DataError: the cell holds text that is not a number (names the table, row and column).
+    """
+    text = (row.get(key) or "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError as e:
+        raise DataError(
+            f"{filename}: {row.get('name')!r} has a non-numeric {key}: {text!r}") from e
+
+
+def aliases(row: dict[str, str]) -> tuple[str, ...]:
+    """The ``;``-separated ``aliases`` column of a catalogue row, blanks dropped."""
+    return tuple(a.strip() for a in row.get("aliases", "").split(";") if a.strip())
 
 
 class NameIndex(Generic[T]):

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wattlm._caches import cached
-from wattlm.catalog._lookup import NameIndex, read_rows
-from wattlm.errors import DataError, InvalidInputError
+from wattlm.catalog._lookup import NameIndex, aliases, optional_float, read_rows
+from wattlm.errors import InvalidInputError
 
 __all__ = ["PRECISIONS", "Hardware", "get_hardware", "list_hardware"]
 
@@ -104,14 +104,7 @@ class Hardware:
 
 
 def _float(row: dict[str, str], key: str) -> float | None:
-    text = (row.get(key) or "").strip()
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError as e:
-        raise DataError(
-            f"hardware.csv: {row.get('name')!r} has a non-numeric {key}: {text!r}") from e
+    return optional_float(row, key, "hardware.csv")
 
 
 def _parse(row: dict[str, str]) -> Hardware:
@@ -123,7 +116,7 @@ def _parse(row: dict[str, str]) -> Hardware:
         embodied_low_kg=_float(row, "embodied_low_kg"),
         embodied_high_kg=_float(row, "embodied_high_kg"),
         embodied_scope=row.get("embodied_scope", ""),
-        aliases=tuple(a.strip() for a in row.get("aliases", "").split(";") if a.strip()),
+        aliases=aliases(row),
         source=row["source"],
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wattlm._caches import cached
-from wattlm.catalog._lookup import NameIndex, read_rows
+from wattlm.catalog._lookup import NameIndex, aliases, optional_float, read_rows
 from wattlm.errors import DataError
 
 __all__ = ["Model", "get_model", "list_models"]
@@ -60,13 +60,7 @@ class Model:
 
 
 def _num(row: dict[str, str], key: str) -> float | None:
-    text = (row.get(key) or "").strip()
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError as e:
-        raise DataError(f"models.csv: {row.get('name')!r} has a non-numeric {key}: {text!r}") from e
+    return optional_float(row, key, "models.csv")
 
 
 def _int(row: dict[str, str], key: str) -> int | None:
@@ -86,7 +80,7 @@ def _parse(row: dict[str, str]) -> Model:
         kv_heads=_int(row, "kv_heads"), head_dim=_int(row, "head_dim"),
         context_length=_int(row, "context_length"), experts=_int(row, "experts"),
         experts_per_token=_int(row, "experts_per_token"),
-        aliases=tuple(a.strip() for a in row.get("aliases", "").split(";") if a.strip()),
+        aliases=aliases(row),
         source=row["source"],
     )
 
