@@ -190,3 +190,17 @@ def test_baseline_does_not_close_the_sensors_the_run_reads():
         time.sleep(0.05)
     assert not run.result.degraded
     assert sensor.closed  # closed once, at the end of the run
+
+
+def test_phase_left_open_at_stop_counts_the_probed_sensors(tmp_path):
+    # sensors probed on this machine (no RAPL under an empty powercap root: modelled CPU and
+    # memory), not given: the phase still open at stop() must carry every device's energy
+    with wattlm.track(region="FR", save=False, interval_s=0.02,
+                      powercap_root=str(tmp_path)) as run:
+        run.begin_phase("left-open")
+        time.sleep(0.1)
+    result = run.result
+    (phase,) = result.phases
+    assert set(phase.device_energy_j) == {d.name for d in result.devices} != set()
+    assert phase.energy_j == pytest.approx(sum(phase.device_energy_j.values()), rel=1e-12)
+    assert phase.energy_j <= result.energy_j

@@ -177,7 +177,7 @@ class Tracker:
             if self in _active:
                 _active.remove(self)
         while self._phase_stack:  # phases left open (an exception, a missing exit)
-            self._close_phase(final)
+            self._close_phase(final, sampler.sensors)
         record = self._build_record(sampler, start, final, exit_code, status)
         if self._job is not None:  # gather every rank's measurement to rank 0 (never raises)
             record = self._job.finish(record)
@@ -226,8 +226,9 @@ class Tracker:
 
     def end_phase(self) -> None:
         """Close the innermost open phase (no-op when none is open or the run has stopped)."""
-        if self._sampler is not None and self._phase_stack:
-            self._close_phase(self._sampler.snapshot())
+        sampler = self._sampler
+        if sampler is not None and self._phase_stack:
+            self._close_phase(sampler.snapshot(), sampler.sensors)
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[Tracker]:
@@ -238,11 +239,10 @@ class Tracker:
         finally:
             self.end_phase()
 
-    def _close_phase(self, end: Sample) -> None:
+    def _close_phase(self, end: Sample, sensors: Sequence[Sensor]) -> None:
         name, begin = self._phase_stack.pop()
         start = self._start_sample
         assert start is not None
-        sensors = self.sensors or (self._given_sensors or [])
         names = [s.info.name for s in sensors]
         per_device = {n: b - a for n, a, b in zip(names, begin.energy_j, end.energy_j)}
         duration = end.time_s - begin.time_s
