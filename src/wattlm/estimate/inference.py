@@ -445,22 +445,12 @@ def estimate_inference(
 
 def _footprint(it_j: Range, share_s: float, hardware: str, devices: int, pue: float | None,
                region: str | None, intensity: float | None,
-               ) -> tuple[Footprint | None, float, str]:
+               ) -> tuple[Footprint, float, str]:
     """Per-request footprint through the one accounting function, and the PUE it used."""
-    try:
-        from wattlm.carbon.accounting import footprint
-    except ImportError:  # pragma: no cover - the accounting package is part of wattlm
-        return None, float(pue) if pue is not None else 1.0, "accounting path unavailable"
+    from wattlm.carbon.accounting import footprint
+
     fp = footprint(it_j / 3.6e6, region=region, intensity=intensity, pue=pue,
                    duration_s=share_s, hardware=hardware, devices=devices)
     if pue is not None:
         return fp, float(pue), "given"
-    entry = fp.assumptions.get("pue") if isinstance(fp.assumptions, dict) else None
-    value: Any = entry.get("value") if isinstance(entry, dict) else entry
-    if isinstance(value, dict) and "central" in value:
-        value = value["central"]
-    if isinstance(value, Range):
-        value = value.central
-    if isinstance(value, (int, float)) and value >= 1.0:
-        return fp, float(value), "from the accounting path (region or default)"
-    return fp, 1.0, "assumed 1.0 (not reported by the accounting path)"
+    return fp, float(fp.assumptions["pue"]["value"]), "from the accounting path (region or default)"
