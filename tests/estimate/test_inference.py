@@ -233,4 +233,8 @@ def test_footprint_through_accounting_path() -> None:
             + est.host_energy_per_request_j.central)
     assert est.footprint.emissions_kg.central == pytest.approx(it_j / 3.6e6 * 1.2 * 400 / 1000,
                                                                rel=1e-6)
-    assert est.footprint.embodied_kg.central > 0  # H100 embodied share over the request's time
+    # H100 embodied share over the request's time: 4 x (164 board + 375 host share) kg x
+    # share_s / 4 years, share_s recovered from host energy = 4 x 0.21 (central h) x 700 W x share_s
+    share_s = est.host_energy_per_request_j.central / (4 * 0.21 * 700)
+    assert est.footprint.embodied_kg.central == pytest.approx(
+        4 * (164 + 375) * share_s / (4 * 365.25 * 86_400), rel=1e-6)
