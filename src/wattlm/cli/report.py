@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from wattlm.cli.runs import add_db_option
+
 FORMATS = ("md", "html", "json", "model-card", "disclosure")
 
 
@@ -21,7 +23,7 @@ def register(subparsers: Any) -> None:
                         help="document format (default: md)")
     parser.add_argument("-o", "--output", default=None, metavar="FILE",
                         help="write to FILE instead of standard output")
-    parser.add_argument("--db", default=None, help="run store (default: the configured one)")
+    add_db_option(parser)
     parser.add_argument("--training-type", choices=("pre-training", "fine-tuning"), default=None,
                         help="model card: training_type")
     parser.add_argument("--model-name", default=None, help="disclosure: the model's name")

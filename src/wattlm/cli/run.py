@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from wattlm.cli.runs import add_db_option
 from wattlm.errors import InvalidInputError
 
 
@@ -23,8 +24,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--project", help="project name stored with the run")
     parser.add_argument("--interval", type=float, metavar="SECONDS",
                         help="seconds between samples (default 1.0)")
-    parser.add_argument("--db", help="store: an SQLite file or a postgresql:// URL "
-                        "(default: WATTLM_DB or ~/.local/share/wattlm/runs.db)")
+    add_db_option(parser)
     parser.add_argument("--no-save", action="store_true", help="do not store the run")
     parser.add_argument("--baseline", type=float, metavar="SECONDS",
                         help="measure idle power this long first and report net energy too")

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from wattlm.cli._output import add_format_option, emit, format_number, table
+from wattlm.cli.runs import add_db_option
 
 
 def register(subparsers: Any) -> None:
@@ -20,7 +21,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("run", help="run id (see `wattlm runs`), 'last', or a JSON report "
                         "file (`wattlm report RUN --format json -o r.json`, or "
                         "`wattlm estimate train ... --report json -o est.json`)")
-    parser.add_argument("--db", default=None, help="run store (default: the configured one)")
+    add_db_option(parser)
     parser.add_argument("--provider", default=None, choices=("aws", "gcp", "azure"),
                         help="only this provider's regions (aws, gcp, azure); default all")
     parser.add_argument("--region", action="append", default=None, metavar="REGION",
