@@ -16,7 +16,7 @@ from typing import Any
 
 from wattlm._caches import cached
 from wattlm.carbon._tables import parse_float, read_table
-from wattlm.errors import InvalidInputError, WattlmError
+from wattlm.errors import InvalidInputError
 from wattlm.units import Provenance, Range
 
 __all__ = [
@@ -58,22 +58,15 @@ def host_share_kg() -> Range:
 
 def _catalogue_range(hardware: str) -> tuple[Range | None, str, str]:
     """(device embodied Range or None, catalogue name, scope)."""
-    try:
-        from wattlm.catalog.hardware import get_hardware
-    except ImportError as e:  # pragma: no cover - the catalogue ships with wattlm
-        raise WattlmError("the hardware catalogue (wattlm.catalog.hardware) is not "
-                          "available, so embodied emissions cannot be counted") from e
+    from wattlm.catalog.hardware import get_hardware
+
     item = get_hardware(hardware)
-    central = getattr(item, "embodied_kg", None)
-    name = str(getattr(item, "name", hardware))
-    scope = str(getattr(item, "embodied_scope", "") or "")
-    if central is None:
-        return None, name, scope
-    low = getattr(item, "embodied_low_kg", None)
-    high = getattr(item, "embodied_high_kg", None)
-    value = Range(float(low if low is not None else central), float(central),
-                  float(high if high is not None else central), Provenance.ESTIMATED)
-    return value, name, scope
+    if item.embodied_kg is None:
+        return None, item.name, item.embodied_scope
+    low, central, high = item.embodied_low_kg, item.embodied_kg, item.embodied_high_kg
+    value = Range(low if low is not None else central, central,
+                  high if high is not None else central, Provenance.ESTIMATED)
+    return value, item.name, item.embodied_scope
 
 
 def _per_accelerator(device: Range, scope: str) -> Range:
