@@ -196,16 +196,14 @@ def _gpu_hardware(record: RunRecord) -> tuple[str | None, int, list[str]]:
     gpus = [d.name for d in record.devices if d.kind == "gpu"]
     if not gpus:
         return None, 1, []
-    try:
-        from wattlm.catalog.hardware import get_hardware
-    except ImportError:  # pragma: no cover - the catalogue ships with wattlm
-        return None, 1, ["embodied not counted: hardware catalogue unavailable"]
+    from wattlm.catalog.hardware import get_hardware
+
     matched: Counter[str] = Counter()
     for name in gpus:
         stripped = name.replace("NVIDIA ", "").replace("Tesla ", "").strip()
         for candidate in (name, stripped, stripped.split("-")[0].split(" ")[0]):
             try:
-                matched[str(get_hardware(candidate).name)] += 1
+                matched[get_hardware(candidate).name] += 1
                 break
             except UnknownNameError:
                 continue
