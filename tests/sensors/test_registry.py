@@ -101,3 +101,17 @@ def test_env_command_human_here(capsys: pytest.CaptureFixture[str]) -> None:
     assert "rapl          available: no" in out
     assert "cpu-model     available: yes" in out
     assert "A run here would use:" in out and "cpu:model" in out and "memory:model" in out
+
+
+def test_a_probe_that_raises_becomes_an_unavailable_result(tmp_path: Path) -> None:
+    nvml = fake_nvml(1)
+
+    def broken_init() -> None:
+        raise OSError("libnvidia-ml.so.1: cannot open shared object file")
+
+    nvml.nvmlInit = broken_init  # type: ignore[method-assign]
+    results = probe_all(powercap_root=tmp_path / "none", nvml_module=nvml, environ={})
+    assert [r.backend for r in results] == list(BACKENDS)  # the other probes still ran
+    assert not results[0].available
+    assert results[0].reason == "probe failed: libnvidia-ml.so.1: cannot open shared object file"
+    assert _selected(results) == ["cpu:model", "memory:model"]

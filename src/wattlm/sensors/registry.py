@@ -34,12 +34,6 @@ def resolve_powercap_root(powercap_root: str | os.PathLike[str] | None = None,
     return env.get("WATTLM_POWERCAP_ROOT") or DEFAULT_POWERCAP_ROOT
 
 
-def _guard(backend: str, result: ProbeResult | None, error: Exception | None) -> ProbeResult:
-    if result is not None:
-        return result
-    return ProbeResult(backend, False, f"probe failed: {error}")
-
-
 def probe_all(*, powercap_root: str | os.PathLike[str] | None = None,
               nvml_module: Any | None = None, pid: int | None = None,
               environ: Mapping[str, str] | None = None) -> list[ProbeResult]:
@@ -69,13 +63,10 @@ def probe_all(*, powercap_root: str | os.PathLike[str] | None = None,
         ("memory-model", lambda: probe_memory_model(tracked)),
     )
     for backend, probe in probes:
-        result: ProbeResult | None = None
-        error: Exception | None = None
         try:
-            result = probe()
+            results.append(probe())
         except (OSError, WattlmError) as e:  # unexpected trouble reading the system
-            error = e
-        results.append(_guard(backend, result, error))
+            results.append(ProbeResult(backend, False, f"probe failed: {e}"))
     return results
 
 
