@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from wattlm.errors import InvalidInputError
+from wattlm.errors import InvalidInputError, WattlmError
 from wattlm.records import DeviceInfo, RunRecord, Sample
 from wattlm.units import Provenance, Range, j_to_kwh
 
@@ -144,13 +144,11 @@ def _assumption_value(assumptions: dict[str, dict[str, Any]], key: str) -> tuple
 
 
 def _equivalents(emissions_g: float, energy_kwh: float) -> list[EquivalentRow]:
-    try:
-        from wattlm.carbon.equivalents import equivalents
-    except ImportError:  # the accounting tables are not installed in this build
-        return []
+    from wattlm.carbon.equivalents import equivalents
+
     try:
         found = equivalents(max(emissions_g, 0.0) / 1000.0, max(energy_kwh, 0.0))
-    except Exception:  # noqa: BLE001 - a report must not fail for want of an equivalent
+    except WattlmError:  # a report must not fail for want of an equivalent (NaN, bad table)
         return []
     return [EquivalentRow(e.label, e.value, e.unit, e.source) for e in found]
 
