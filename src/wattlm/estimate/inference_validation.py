@@ -92,12 +92,17 @@ def ecologits_gpu_energy_per_token_j(active_params: float, batch: float, gpus: i
     return gpus * wh_per_gpu * 3600.0
 
 
-def _summary(errors: list[float], ratios: list[float]) -> dict[str, Any]:
+def _within_factor(ratio: float) -> bool:
+    """Whether estimate / measured lies within a factor of :data:`TARGET_WITHIN_FACTOR`."""
+    return 1 / TARGET_WITHIN_FACTOR <= ratio <= TARGET_WITHIN_FACTOR
+
+
+def _summary(errors: list[float]) -> dict[str, Any]:
+    """Median and within-factor figures of relative errors (estimate / measured - 1)."""
     if not errors:
         return {"rows": 0}
     median_abs = statistics.median(abs(e) for e in errors)
-    within = sum(1 for r in ratios if 1 / TARGET_WITHIN_FACTOR <= r <= TARGET_WITHIN_FACTOR)
-    share = within / len(ratios)
+    share = sum(1 for e in errors if _within_factor(1.0 + e)) / len(errors)
     return {
         "rows": len(errors),
         "median_abs_error": median_abs,
@@ -156,14 +161,12 @@ def validate_inference() -> dict[str, Any]:
             "measured_j_per_token": measured,
             "estimated_j_per_token": value.to_dict(),
             "error": value.central / measured - 1.0,
-            "within_1_5x": 1 / TARGET_WITHIN_FACTOR <= value.central / measured
-            <= TARGET_WITHIN_FACTOR,
+            "within_1_5x": _within_factor(value.central / measured),
             "inside_range": value.contains(measured),
             "measured_tpot_s": measured_tpot,
             "estimated_tpot_s": tpot.to_dict(),
             "tpot_error": tpot.central / measured_tpot - 1.0,
-            "tpot_within_1_5x": 1 / TARGET_WITHIN_FACTOR <= tpot.central / measured_tpot
-            <= TARGET_WITHIN_FACTOR,
+            "tpot_within_1_5x": _within_factor(tpot.central / measured_tpot),
             "tpot_inside_range": tpot.contains(measured_tpot),
             "calibration": src["Model"] in CALIBRATION_MODELS,
             "ecologits_j_per_token": eco,
@@ -172,14 +175,11 @@ def validate_inference() -> dict[str, Any]:
         })
 
     def block(selected: list[dict[str, Any]]) -> dict[str, Any]:
-        ours = _summary([r["error"] for r in selected],
-                        [1.0 + r["error"] for r in selected])
+        ours = _summary([r["error"] for r in selected])
         if selected:
             ours["share_inside_range"] = sum(r["inside_range"] for r in selected) / len(selected)
-        eco = _summary([r["ecologits_error"] for r in selected],
-                       [1.0 + r["ecologits_error"] for r in selected])
-        time = _summary([r["tpot_error"] for r in selected],
-                        [1.0 + r["tpot_error"] for r in selected])
+        eco = _summary([r["ecologits_error"] for r in selected])
+        time = _summary([r["tpot_error"] for r in selected])
         if selected:
             time["share_inside_range"] = (sum(r["tpot_inside_range"] for r in selected)
                                           / len(selected))
