@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from wattlm.cli._output import add_format_option, emit, table
@@ -98,6 +97,7 @@ def load_spec(path: str) -> dict[str, Any]:
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
+    from pathlib import Path
 
     from wattlm.errors import ConfigError
 
@@ -153,6 +153,8 @@ def load_inputs(settings: dict[str, Any]) -> tuple[list[str], list[Any] | None]:
     Raises:
         ConfigError: unreadable file, bad JSON line, missing text key.
     """
+    from pathlib import Path
+
     from wattlm.errors import ConfigError
 
     path = Path(settings["inputs"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from wattlm.cli.runs import add_db_option
@@ -62,6 +61,8 @@ def _summary(record: Any) -> str:
 
 def handle(args: argparse.Namespace) -> int:
     """Run and measure the command."""
+    from pathlib import Path
+
     from wattlm.config import resolve_settings
     from wattlm.tracking.process import CommandNotFoundError, run_command
     from wattlm.tracking.tracker import Tracker
