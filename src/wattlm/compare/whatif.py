@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from wattlm.errors import InvalidInputError
+from wattlm.errors import InvalidInputError, UnknownNameError
 from wattlm.records import RunRecord
 
 __all__ = ["Basis", "Scenario", "WhatIfResult", "basis_from_report", "basis_of",
@@ -97,11 +97,12 @@ def _scenario(basis: Basis, kind: str, label: str, energy_kwh: float, pue: float
 
 
 def _catalog_name(name: str) -> str | None:
-    try:
-        from wattlm.catalog.hardware import get_hardware
+    """The catalogue name of device ``name``, or ``None`` when the catalogue lacks it."""
+    from wattlm.catalog.hardware import get_hardware
 
+    try:
         return get_hardware(name).name
-    except Exception:  # noqa: BLE001 - a device name that is not in the catalogue
+    except UnknownNameError:
         return None
 
 
