@@ -22,7 +22,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from wattlm.errors import InvalidInputError
+from wattlm.errors import InvalidInputError, WattlmError
 from wattlm.report._data import ReportData, build_report_data
 
 __all__ = ["TRAINING_TYPES", "co2_block", "co2_eq_emissions", "model_card_yaml", "to_yaml",
@@ -34,11 +34,11 @@ TRAINING_TYPES = ("pre-training", "fine-tuning")
 def _location(data: ReportData) -> str | None:
     if not data.region:
         return None
-    try:
-        from wattlm.carbon.intensity import resolve_region
+    from wattlm.carbon.intensity import resolve_region
 
+    try:
         grid = resolve_region(data.region)
-    except Exception:  # noqa: BLE001 - the code alone is still a location
+    except WattlmError:  # an unknown region: the code alone is still a location
         return data.region
     return grid.name if grid.name == grid.code else f"{grid.name} ({grid.code})"
 
