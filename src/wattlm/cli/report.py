@@ -50,8 +50,7 @@ def load_run(ref: str, db: str | None) -> tuple[Any, list[Any], list[Any]]:
     from wattlm.store import open_store
 
     settings = resolve_settings(db=db)
-    store = open_store(settings.db_path)
-    try:
+    with open_store(settings.db_path) as store:
         if ref.strip().lower() in ("last", "latest"):
             runs = store.list_runs(limit=1)
             if not runs or runs[0].id is None:
@@ -65,9 +64,7 @@ def load_run(ref: str, db: str | None) -> tuple[Any, list[Any], list[Any]]:
                     from None
         record = store.get_run(run_id)
         devices, samples = store.samples(run_id)
-    finally:
-        store.close()
-    return record, list(devices), list(samples)
+    return record, devices, samples
 
 
 def write_text(text: str, output: str | None) -> None:
