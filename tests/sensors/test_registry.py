@@ -115,3 +115,17 @@ def test_a_probe_that_raises_becomes_an_unavailable_result(tmp_path: Path) -> No
     assert not results[0].available
     assert results[0].reason == "probe failed: libnvidia-ml.so.1: cannot open shared object file"
     assert _selected(results) == ["cpu:model", "memory:model"]
+
+
+def test_env_command_reads_powercap_root_from_wattlm_toml(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # a run resolves powercap_root through the settings files; `wattlm env` must agree
+    intel_two_sockets(tmp_path / "pc")
+    (tmp_path / "wattlm.toml").write_text(f'[wattlm]\npowercap_root = "{tmp_path / "pc"}"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WATTLM_POWERCAP_ROOT", raising=False)
+    assert _run_env(["--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["powercap_root"] == str(tmp_path / "pc")
+    assert data["backends"][1]["available"] is True

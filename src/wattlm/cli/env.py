@@ -15,8 +15,8 @@ def register(subparsers: Any) -> None:
         description="Probe every sensor backend (nvml, rapl, cpu-model, memory-model) and show "
         "whether it works here, why not, how to fix it, and which sensors a run would use.")
     parser.add_argument("--powercap-root", default=None, metavar="DIR",
-                        help="powercap sysfs directory (default: $WATTLM_POWERCAP_ROOT or "
-                        "/sys/class/powercap)")
+                        help="powercap sysfs directory (default: powercap_root in wattlm.toml, "
+                        "$WATTLM_POWERCAP_ROOT or /sys/class/powercap)")
     parser.add_argument("--pid", type=int, default=None,
                         help="process whose tree the models would track (default: this one)")
     add_format_option(parser)
@@ -33,21 +33,24 @@ def collect(powercap_root: str | None = None, pid: int | None = None) -> dict[st
     """Probe everything and describe it as a JSON-ready dict (sensors are closed afterwards).
 
     Args:
-        powercap_root: powercap directory (None: environment or sysfs default).
+        powercap_root: powercap directory (None: the configured one, as a run resolves it:
+            ``wattlm.toml``, ``WATTLM_POWERCAP_ROOT`` or the sysfs default).
         pid: root of the process tree for the models (None: this process).
 
     Returns:
         ``{"powercap_root", "backends": [...], "selected": [...]}``.
     """
+    from wattlm.config import resolve_settings
     from wattlm.errors import InvalidInputError
-    from wattlm.sensors.registry import probe_all, resolve_powercap_root, select_sensors
+    from wattlm.sensors.registry import probe_all, select_sensors
 
     if pid is not None and pid <= 0:
         raise InvalidInputError(f"--pid must be a positive process id, got {pid}")
-    results = probe_all(powercap_root=powercap_root, pid=pid)
+    root = resolve_settings(powercap_root=powercap_root).powercap_root
+    results = probe_all(powercap_root=root, pid=pid)
     selected = select_sensors(results)
     data = {
-        "powercap_root": resolve_powercap_root(powercap_root),
+        "powercap_root": root,
         "backends": [
             {"backend": r.backend, "available": r.available, "reason": r.reason,
              "hint": r.hint, "sensors": [_sensor_dict(s) for s in r.sensors]}
