@@ -64,6 +64,19 @@ class _Session:
     def acquire(self) -> None:
         self.users += 1
 
+    def join(self) -> Callable[[], None]:
+        """Acquire; the function returned releases, once however often it is called."""
+        self.acquire()
+        left = False
+
+        def leave() -> None:
+            nonlocal left
+            if not left:
+                left = True
+                self.release()
+
+        return leave
+
     def release(self) -> None:
         self.users -= 1
         if self.users <= 0 and self.open:
@@ -72,6 +85,10 @@ class _Session:
                 self.nvml.nvmlShutdown()
             except Exception:  # noqa: BLE001 - close never raises
                 pass
+
+
+def _no_session() -> None:
+    """Stands in for leaving a session when a sensor was built without one."""
 
 
 def _call(nvml: Any, what: str, func: Callable[..., Any], *args: Any) -> Any:
@@ -99,10 +116,7 @@ class NvmlGpuSensor(Sensor):
         self.info = DeviceInfo(name=f"gpu:{index}", kind="gpu", provenance=Provenance.MEASURED,
                                update_period_s=NVML_ENERGY_UPDATE_PERIOD_S)
         self._start_mj: float | None = None
-        self._session = session
-        self._closed = False
-        if session is not None:
-            session.acquire()
+        self._leave_session = session.join() if session is not None else _no_session
 
     def _counter_mj(self) -> float:
         return float(_call(self._nvml, self.info.name,
@@ -121,9 +135,7 @@ class NvmlGpuSensor(Sensor):
 
     def close(self) -> None:
         """Release the NVML session (shutdown with the last sensor). Never raises."""
-        if not self._closed and self._session is not None:
-            self._closed = True
-            self._session.release()
+        self._leave_session()
 
 
 class NvmlPowerSensor(PowerIntegratingSensor):
@@ -145,10 +157,7 @@ class NvmlPowerSensor(PowerIntegratingSensor):
         self._handle = handle
         self.info = DeviceInfo(name=f"gpu:{index}", kind="gpu", provenance=Provenance.INTEGRATED,
                                update_period_s=0.0)
-        self._session = session
-        self._closed = False
-        if session is not None:
-            session.acquire()
+        self._leave_session = session.join() if session is not None else _no_session
 
     def read_power_w(self) -> float:
         """Board power in W."""
@@ -157,9 +166,7 @@ class NvmlPowerSensor(PowerIntegratingSensor):
 
     def close(self) -> None:
         """Release the NVML session. Never raises."""
-        if not self._closed and self._session is not None:
-            self._closed = True
-            self._session.release()
+        self._leave_session()
 
 
 def parse_visible_devices(value: str | None, uuids: list[str]) -> tuple[list[int], str]:
