@@ -133,3 +133,24 @@ def test_sampler_thread_is_daemon_and_stops():
     sampler.stop()
     time.sleep(0.05)
     assert "wattlm-sampler" not in [t.name for t in threading.enumerate()]
+
+
+def test_a_lasting_loop_error_is_warned_once_and_sampling_resumes():
+    broken = threading.Event()
+
+    def clock() -> float:
+        if broken.is_set():
+            raise RuntimeError("clock unavailable")
+        return time.time()
+
+    sampler = Sampler([FakeSensor("gpu:0", power_w=10.0)], interval_s=0.01, clock=clock)
+    sampler.start()
+    broken.set()
+    deadline = time.monotonic() + 10.0
+    while not sampler.warnings and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # about ten more failing intervals
+    broken.clear()
+    sampler.stop()
+    assert [w for w in sampler.warnings if w.startswith("W109")] == [
+        "W109: sampler error, continuing: RuntimeError('clock unavailable')"]

@@ -77,6 +77,7 @@ class Sampler:
         self._pending: list[Sample] = []
         self._last_flush = 0.0
         self._store_failed = False
+        self._loop_failed = False
         self.timeline = Timeline()
         self.peak_power_w = [0.0] * len(self.sensors)
         self._previous: Sample | None = None
@@ -153,8 +154,10 @@ class Sampler:
                         for i in self._fast_indices:
                             self._read_one(i)
             except Exception as e:  # noqa: BLE001 - last line of defence for the user's job
-                self.warnings.append(warn(f"sampler error, continuing: {e!r}", SensorWarning,
-                                          "W109"))
+                if not self._loop_failed:  # once: a lasting fault would repeat every interval
+                    self._loop_failed = True
+                    self.warnings.append(warn(f"sampler error, continuing: {e!r}",
+                                              SensorWarning, "W109"))
 
     # -- helpers (called with the lock held) ---------------------------------------------
     def _read_one(self, i: int) -> None:
