@@ -204,3 +204,11 @@ def test_phase_left_open_at_stop_counts_the_probed_sensors(tmp_path):
     assert set(phase.device_energy_j) == {d.name for d in result.devices} != set()
     assert phase.energy_j == pytest.approx(sum(phase.device_energy_j.values()), rel=1e-12)
     assert phase.energy_j <= result.energy_j
+
+
+def test_stop_or_read_before_start_say_how_to_start():
+    tracker = wattlm.track(region="FR", sensors=fakes(), save=False)
+    with pytest.raises(wattlm.WattlmError, match=r"never started: call start\(\) first"):
+        tracker.stop()
+    with pytest.raises(wattlm.WattlmError, match=r"between start\(\) and stop\(\)"):
+        tracker.read()

@@ -170,7 +170,8 @@ class Tracker:
         if sampler is None or start is None:
             if self.result is not None:
                 return self.result
-            raise WattlmError("this tracker was never started")
+            raise WattlmError("stop() of a tracker that was never started: call start() "
+                              "first, or use it as `with wattlm.track() as run:`")
         final = sampler.stop()
         self._sampler = None
         with _active_lock:
@@ -203,7 +204,8 @@ class Tracker:
     def read(self) -> Sample:
         """Read every sensor now: cumulative joules per device since the run started."""
         if self._sampler is None:
-            raise WattlmError("read() needs a running tracker")
+            raise WattlmError("read() needs a running tracker: call it between start() and "
+                              "stop(), or inside `with wattlm.track() as run:`")
         return self._sampler.snapshot()
 
     def elapsed_s(self, sample: Sample | None = None) -> float:
