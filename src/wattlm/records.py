@@ -31,7 +31,8 @@ class DeviceInfo:
     """One energy channel: a GPU, a RAPL domain, the modelled CPU or memory.
 
     ``update_period_s`` is how often the underlying counter refreshes (0 when unknown); windows
-    shorter than it are flagged. ``node`` and ``rank`` are set in distributed runs.
+    shorter than it are flagged. ``node`` and ``rank`` are set in distributed runs; ``model``
+    is the hardware's own name where the backend knows it (``NVIDIA H100 80GB HBM3``).
     """
 
     name: str
@@ -40,6 +41,7 @@ class DeviceInfo:
     update_period_s: float = 0.0
     node: str | None = None
     rank: int | None = None
+    model: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -53,7 +55,7 @@ class DeviceInfo:
         return cls(
             name=data["name"], kind=data["kind"], provenance=Provenance(data["provenance"]),
             update_period_s=float(data.get("update_period_s", 0.0)),
-            node=data.get("node"), rank=data.get("rank"),
+            node=data.get("node"), rank=data.get("rank"), model=data.get("model"),
         )
 
 
@@ -70,7 +72,7 @@ class Sample:
 
 @dataclass
 class DeviceEnergy:
-    """Energy of one channel over a run or a phase."""
+    """Energy of one channel over a run or a phase; ``model`` is the hardware's own name."""
 
     name: str
     kind: str
@@ -81,6 +83,7 @@ class DeviceEnergy:
     node: str | None = None
     rank: int | None = None
     degraded: bool = False
+    model: str | None = None
 
     @property
     def energy_kwh(self) -> float:
@@ -103,6 +106,7 @@ class DeviceEnergy:
             mean_power_w=float(data.get("mean_power_w", 0.0)),
             peak_power_w=float(data.get("peak_power_w", 0.0)),
             node=data.get("node"), rank=data.get("rank"), degraded=bool(data.get("degraded")),
+            model=data.get("model"),
         )
 
 

@@ -201,7 +201,6 @@ def test_account_run_uses_settings_region_and_pue() -> None:
     assert fp.embodied_kg.central == 0
 
 
-@pytest.mark.usefixtures("fake_catalogue")
 def test_account_run_matches_gpu_names_for_embodied() -> None:
     gpus = [DeviceEnergy("NVIDIA H100 80GB HBM3", "gpu", 3.6e6, Provenance.MEASURED)
             for _ in range(2)]
@@ -212,3 +211,23 @@ def test_account_run_matches_gpu_names_for_embodied() -> None:
     fp = account_run(record, samples, settings=resolve_settings())
     assert fp.assumptions["embodied"]["devices"] == 2
     assert fp.embodied_kg.central == pytest.approx(2 * (164 + 375) * 86_400 / LIFETIME_4Y_S)
+
+
+def test_measured_gpus_are_matched_by_their_driver_name_for_embodied():
+    """A run's GPUs are named gpu:N; their NVML model names find the catalogue part."""
+    from wattlm.carbon.accounting import account_run, footprint
+    from wattlm.catalog.hardware import match_device
+    from wattlm.records import DeviceEnergy, RunRecord
+    from wattlm.units import Provenance
+
+    assert match_device("NVIDIA H100 80GB HBM3").name == "H100-SXM"
+    assert match_device("NVIDIA A100-SXM4-80GB").name == "A100-80GB"
+    assert match_device("Quantum Flux 9000") is None
+    gpus = [DeviceEnergy(f"gpu:{i}", "gpu", 1.8e6, Provenance.MEASURED,
+                         model="NVIDIA H100 80GB HBM3") for i in range(2)]
+    record = RunRecord(id=None, project="p", started_at="", duration_s=3600.0, energy_j=3.6e6,
+                       devices=gpus, region="FR")
+    got = account_run(record)
+    expected = footprint(1.0, region="FR", duration_s=3600.0, hardware="H100-SXM", devices=2)
+    assert got.embodied_kg.central == pytest.approx(expected.embodied_kg.central)
+    assert got.embodied_kg.central > 0

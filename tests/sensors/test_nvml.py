@@ -58,6 +58,8 @@ def test_mixed_counter_support_per_gpu() -> None:
     nvml = FakeNvml(gpus=[FakeGpu(uuid_of(0)), FakeGpu(uuid_of(1), energy_supported=False)])
     result = probe_nvml(nvml, environ={})
     assert [type(s).__name__ for s in result.sensors] == ["NvmlGpuSensor", "NvmlPowerSensor"]
+    # both carry the driver's model name, which accounting matches to the catalogue
+    assert [s.info.model for s in result.sensors] == ["NVIDIA H100 80GB HBM3"] * 2
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from wattlm.carbon.intensity import GridIntensity, resolve_region
 from wattlm.carbon.pue import choose_pue
 from wattlm.carbon.series import IntensitySeries
 from wattlm.carbon.water import grid_water_intensity, onsite_wue
-from wattlm.errors import AccountingWarning, InvalidInputError, UnknownNameError, warn
+from wattlm.errors import AccountingWarning, InvalidInputError, warn
 from wattlm.records import Footprint
 from wattlm.units import Provenance, Range
 
@@ -193,20 +193,16 @@ def footprint(
 
 def _gpu_hardware(record: RunRecord) -> tuple[str | None, int, list[str]]:
     """Match the run's GPU names to the catalogue: (hardware, count, notes)."""
-    gpus = [d.name for d in record.devices if d.kind == "gpu"]
+    gpus = [d.model or d.name for d in record.devices if d.kind == "gpu"]
     if not gpus:
         return None, 1, []
-    from wattlm.catalog.hardware import get_hardware
+    from wattlm.catalog.hardware import match_device
 
     matched: Counter[str] = Counter()
     for name in gpus:
-        stripped = name.replace("NVIDIA ", "").replace("Tesla ", "").strip()
-        for candidate in (name, stripped, stripped.split("-")[0].split(" ")[0]):
-            try:
-                matched[get_hardware(candidate).name] += 1
-                break
-            except UnknownNameError:
-                continue
+        part = match_device(name)
+        if part is not None:
+            matched[part.name] += 1
     if not matched:
         return None, 1, [f"embodied not counted: GPU {gpus[0]!r} is not in the catalogue"]
     hardware, count = matched.most_common(1)[0]

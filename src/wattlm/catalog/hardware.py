@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from wattlm._caches import cached
 from wattlm.catalog._lookup import NameIndex, aliases, optional_float, read_rows
-from wattlm.errors import InvalidInputError
+from wattlm.errors import InvalidInputError, UnknownNameError
 
-__all__ = ["PRECISIONS", "Hardware", "get_hardware", "list_hardware"]
+__all__ = ["PRECISIONS", "Hardware", "get_hardware", "list_hardware", "match_device"]
 
 #: precisions the catalogue knows, widest first
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4", "int4")
@@ -139,3 +139,19 @@ def get_hardware(name: str) -> Hardware:
 def list_hardware(query: str | None = None) -> list[Hardware]:
     """Every part, or those whose name or an alias contains ``query``."""
     return _index().search(query)
+
+
+def match_device(model_name: str) -> Hardware | None:
+    """The catalogue part of a device as its driver names it, or None.
+
+    Tries the name as given, then without the vendor words (``NVIDIA``, ``Tesla``), then its first
+    word (``NVIDIA A100-SXM4-80GB`` -> ``A100`` -> A100-80GB). Used for measured runs, whose GPUs
+    are named by NVML, not by the catalogue.
+    """
+    stripped = model_name.replace("NVIDIA ", "").replace("Tesla ", "").strip()
+    for candidate in (model_name, stripped, stripped.split("-")[0].split(" ")[0]):
+        try:
+            return get_hardware(candidate)
+        except UnknownNameError:
+            continue
+    return None

@@ -120,8 +120,10 @@ def basis_of(subject: Any) -> Basis:
             from wattlm.carbon.intensity import resolve_region
 
             intensity = resolve_region(subject.region).intensity_g_per_kwh
-        gpus = [d.name for d in subject.devices if d.kind == "gpu"]
-        hardware = next((n for n in map(_catalog_name, gpus) if n), None)
+        from wattlm.catalog.hardware import match_device
+
+        parts = (match_device(d.model or d.name) for d in subject.devices if d.kind == "gpu")
+        hardware = next((p.name for p in parts if p is not None), None)
         return Basis(subject.energy_kwh, subject.pue or 1.0, float(intensity), subject.duration_s,
                      subject.region, hardware,
                      f"run {subject.id}" if subject.id is not None else "this run")

@@ -45,7 +45,7 @@ def _location(data: ReportData) -> str | None:
 
 def _hardware(data: ReportData) -> str | None:
     if data.devices:
-        counts = Counter(str(d["name"]) for d in data.devices)
+        counts = Counter(str(d.get("model") or d["name"]) for d in data.devices)
         return ", ".join(f"{n} x {name}" if n > 1 else name for name, n in counts.items())
     return data.hardware if data.hardware and data.hardware != "-" else None
 

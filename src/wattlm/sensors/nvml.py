@@ -110,11 +110,11 @@ class NvmlGpuSensor(Sensor):
     """
 
     def __init__(self, nvml_module: Any, handle: Any, index: int, *,
-                 session: _Session | None = None) -> None:
+                 session: _Session | None = None, model: str | None = None) -> None:
         self._nvml = nvml_module
         self._handle = handle
         self.info = DeviceInfo(name=f"gpu:{index}", kind="gpu", provenance=Provenance.MEASURED,
-                               update_period_s=NVML_ENERGY_UPDATE_PERIOD_S)
+                               update_period_s=NVML_ENERGY_UPDATE_PERIOD_S, model=model)
         self._start_mj: float | None = None
         self._leave_session = session.join() if session is not None else _no_session
 
@@ -151,12 +151,12 @@ class NvmlPowerSensor(PowerIntegratingSensor):
 
     def __init__(self, nvml_module: Any, handle: Any, index: int, *,
                  session: _Session | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, model: str | None = None) -> None:
         super().__init__(clock=clock)
         self._nvml = nvml_module
         self._handle = handle
         self.info = DeviceInfo(name=f"gpu:{index}", kind="gpu", provenance=Provenance.INTEGRATED,
-                               update_period_s=0.0)
+                               update_period_s=0.0, model=model)
         self._leave_session = session.join() if session is not None else _no_session
 
     def read_power_w(self) -> float:
@@ -249,13 +249,14 @@ def probe_nvml(nvml_module: Any | None = None,
     session.acquire()  # hold the session while building sensors
     for seen_index, nvml_index in enumerate(visible):
         handle = handles[nvml_index]
+        model: str | None
         try:
-            label = _text(nvml.nvmlDeviceGetName(handle))
+            model = label = _text(nvml.nvmlDeviceGetName(handle))
         except nvml.NVMLError:
-            label = "unknown GPU"
+            model, label = None, "unknown GPU"
         try:
             nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
-            sensors.append(NvmlGpuSensor(nvml, handle, seen_index, session=session))
+            sensors.append(NvmlGpuSensor(nvml, handle, seen_index, session=session, model=model))
             details.append(f"gpu:{seen_index} {label} (energy counter)")
             continue
         except nvml.NVMLError:
@@ -265,7 +266,7 @@ def probe_nvml(nvml_module: Any | None = None,
         except nvml.NVMLError as e:
             details.append(f"gpu:{seen_index} {label} skipped: no energy or power reading ({e})")
             continue
-        sensors.append(NvmlPowerSensor(nvml, handle, seen_index, session=session))
+        sensors.append(NvmlPowerSensor(nvml, handle, seen_index, session=session, model=model))
         details.append(f"gpu:{seen_index} {label} (power sampling, no energy counter)")
     session.release()  # shuts NVML down now if no sensor holds it
     notes = "; ".join(filter(None, [", ".join(details), note]))

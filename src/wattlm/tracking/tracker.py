@@ -274,7 +274,7 @@ class Tracker:
                 name=info.name, kind=info.kind, energy_j=energy, provenance=info.provenance,
                 mean_power_w=energy / duration if duration > 0 else 0.0,
                 peak_power_w=sampler.peak_power_w[i], node=info.node, rank=info.rank,
-                degraded=failed[i]))
+                degraded=failed[i], model=info.model))
         total = sum(d.energy_j for d in devices)
         warnings = self._warnings + sampler.warnings
         net = None
