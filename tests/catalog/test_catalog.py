@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -69,8 +70,14 @@ def test_precision_fallbacks_and_errors() -> None:
         v100.peak_flops("fp6")
     with pytest.raises(InvalidInputError, match="no peak"):
         get_hardware("EPYC-9654").peak_flops("fp32")
+    # no published TDP: derived from TPU-v4's efficiency, 192 W / 275 TFLOP/s x 459 TFLOP/s
+    v5p = get_hardware("TPU-v5p")
+    assert not v5p.tdp_published
+    assert v5p.require_tdp_w() == pytest.approx(459 * 192 / 275)
+    assert "TPU-v4" in v5p.tdp_with_source()[1]
+    orphan = dataclasses.replace(v5p, vendor="Nobody", name="X-1")
     with pytest.raises(InvalidInputError, match="power_w"):
-        get_hardware("TPU-v5p").require_tdp_w()
+        orphan.require_tdp_w()
 
 
 def test_embodied_bounds_are_ordered() -> None:

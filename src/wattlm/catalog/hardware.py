@@ -17,6 +17,9 @@ from wattlm.errors import InvalidInputError, UnknownNameError
 __all__ = ["PRECISIONS", "Hardware", "get_hardware", "list_hardware", "match_device"]
 
 #: precisions the catalogue knows, widest first
+# Spread (low, high factors) of a TDP derived from a peer's efficiency, not published.
+DERIVED_TDP_SPREAD = (0.6, 1.6)
+
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4", "int4")
 
 # When a part has no figure for a precision, use the next one in this chain: narrower formats
@@ -91,11 +94,39 @@ class Hardware:
             f"no peak {key} FLOP/s is known for {self.name}; pass device_hours or hours instead")
 
     def require_tdp_w(self) -> float:
-        """Return the TDP in W, or raise a precise error where none is published."""
-        if self.tdp_w is None:
+        """Return the TDP in W: published, else derived (see :meth:`tdp_with_source`)."""
+        return self.tdp_with_source()[0]
+
+    def tdp_with_source(self) -> tuple[float, str]:
+        """The TDP in W and where it comes from.
+
+        Where the vendor publishes none (TPU v5e/v5p), the TDP is derived from the part's peak
+        bf16 FLOP/s at the W-per-FLOP/s of the fastest part of the same vendor and kind that has a
+        TDP (newer parts are usually more efficient, so this leans high); callers treat it as
+        ``assumed`` and widen their range by :data:`DERIVED_TDP_SPREAD`.
+
+        Raises:
+            InvalidInputError: no TDP and nothing to derive one from; pass power_w instead.
+        """
+        if self.tdp_w is not None:
+            return self.tdp_w, self.source
+        peak = self.peak_tflops.get("bf16")
+        peers = [h for h in list_hardware() if h.vendor == self.vendor and h.kind == self.kind
+                 and h.tdp_w and h.peak_tflops.get("bf16")]
+        if not peak or not peers:
             raise InvalidInputError(
                 f"{self.name} has no published TDP; pass power_w (average W per device)")
-        return self.tdp_w
+        ref = max(peers, key=lambda h: h.peak_tflops["bf16"])
+        w_per_tflops = float(ref.tdp_w or 0.0) / ref.peak_tflops["bf16"]
+        tdp = peak * w_per_tflops
+        low, high = DERIVED_TDP_SPREAD
+        return tdp, (f"no published TDP: {tdp:.0f} W derived from {ref.name}'s "
+                     f"{w_per_tflops:.2f} W per peak bf16 TFLOP/s (range x{low}-x{high})")
+
+    @property
+    def tdp_published(self) -> bool:
+        """Whether the TDP is the vendor's (or a measured maximum), not derived."""
+        return self.tdp_w is not None
 
     @property
     def has_bf16(self) -> bool:

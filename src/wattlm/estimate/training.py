@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from wattlm.catalog.hardware import Hardware, get_hardware
+from wattlm.catalog.hardware import DERIVED_TDP_SPREAD, Hardware, get_hardware
 from wattlm.catalog.models import Model, get_model
 from wattlm.errors import InvalidInputError
 from wattlm.estimate.flops import training_flops
@@ -342,14 +342,17 @@ def estimate_training(
         if hw is None:
             raise InvalidInputError(
                 "give hardware (for its TDP) or power_w (average W per device)")
-        tdp = hw.require_tdp_w()
+        tdp, tdp_source = hw.tdp_with_source()
         fraction = POWER_FRACTION.get(hw.kind, POWER_FRACTION["gpu"])
         accel_w = tdp * fraction[1]
         power_factors = [(fraction[0] / fraction[1], 1.0, fraction[2] / fraction[1])]
+        if not hw.tdp_published:
+            power_factors.append((DERIVED_TDP_SPREAD[0], 1.0, DERIVED_TDP_SPREAD[1]))
         host_mult = 1.0 + HOST_OVERHEAD[1]
         host_factor = [((1 + HOST_OVERHEAD[0]) / host_mult, 1.0,
                         (1 + HOST_OVERHEAD[2]) / host_mult)]
-        notes["tdp_w"] = _note(tdp, f"{hw.name} ({hw.source})", Provenance.ESTIMATED)
+        notes["tdp_w"] = _note(tdp, f"{hw.name} ({tdp_source})", Provenance.ESTIMATED
+                               if hw.tdp_published else Provenance.ASSUMED)
         notes["power_fraction_of_tdp"] = _note(
             list(fraction), f"default for kind {hw.kind!r} (low, central, high)",
             Provenance.ASSUMED)
