@@ -44,7 +44,7 @@ class Hardware:
     Attributes:
         name: canonical name, e.g. ``"H100-SXM"``.
         vendor: ``"NVIDIA"``, ``"AMD"``, ``"Google"``, ``"Intel"``.
-        kind: ``"gpu"``, ``"tpu"`` or ``"cpu"``.
+        kind: ``"gpu"``, ``"tpu"``, ``"accelerator"`` (e.g. Intel Gaudi) or ``"cpu"``.
         tdp_w: thermal design power per device in W; ``None`` where the vendor publishes none
             (TPU v5e/v5p). Use :meth:`require_tdp_w` when a number is needed.
         peak_tflops: dense peak TFLOP/s per precision (only those published).
