@@ -1,6 +1,8 @@
 import threading
 import time
 
+import pytest
+
 from wattlm.records import Sample
 from wattlm.sensors.fake import FakeSensor
 from wattlm.tracking.sampler import Sampler, Timeline
@@ -26,7 +28,7 @@ def test_timeline_thins_but_keeps_first_and_last():
 def test_snapshot_reads_each_sensor_and_keeps_peak_power():
     clock = ManualClock()
     gpu = FakeSensor("gpu:0", readings=[0.0, 100.0, 100.0, 400.0])
-    sampler = Sampler([gpu], interval_s=60, clock=clock)
+    sampler = Sampler([gpu], interval_s=60, clock=clock, peak_window_s=1.0)
     sampler.start()  # does not read: first sample is zero
     clock.now += 1
     assert sampler.snapshot().energy_j == (0.0,)
@@ -154,3 +156,28 @@ def test_a_lasting_loop_error_is_warned_once_and_sampling_resumes():
     sampler.stop()
     assert [w for w in sampler.warnings if w.startswith("W109")] == [
         "W109: sampler error, continuing: RuntimeError('clock unavailable')"]
+
+
+def test_peak_power_ignores_windows_shorter_than_the_peak_window():
+    """A read 1 ms after another (a phase boundary) must not turn a 1 J step into 1 kW."""
+    clock = ManualClock()
+    gpu = FakeSensor("gpu:0", readings=[100.0, 101.0, 200.0])
+    sampler = Sampler([gpu], interval_s=60, clock=clock, peak_window_s=0.5)
+    sampler.start()
+    clock.now += 1.0
+    sampler.snapshot()          # 100 J over 1 s: 100 W
+    clock.now += 0.001
+    sampler.snapshot()          # +1 J in 1 ms would be 1,000 W: too short a window
+    clock.now += 0.999
+    sampler.stop()              # +100 J over the 1 s window since the 100 W sample
+    assert sampler.peak_power_w == [pytest.approx(100.0)]
+    assert sampler.peak_total_power_w == pytest.approx(100.0)
+
+
+def test_a_run_shorter_than_the_peak_window_still_has_a_peak():
+    clock = ManualClock()
+    sampler = Sampler([FakeSensor("gpu:0", readings=[30.0])], interval_s=60, clock=clock)
+    sampler.start()
+    clock.now += 0.2
+    sampler.stop()
+    assert sampler.peak_power_w == [pytest.approx(150.0)]

@@ -53,6 +53,8 @@ class Sampler:
         on_flush: called from the thread with the samples recorded since the last call, at
             least every ``flush_every_s``; failures are warned about once and retried later.
         clock: wall clock for sample timestamps (Unix seconds).
+        peak_window_s: shortest window over which peak power is taken (default: half an
+            interval, or a counter's update period if longer).
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class Sampler:
         on_flush: Callable[[list[Sample]], None] | None = None,
         flush_every_s: float = FLUSH_EVERY_S,
         clock: Callable[[], float] = time.time,
+        peak_window_s: float | None = None,
     ) -> None:
         self.sensors = list(sensors)
         self.interval_s = interval_s
@@ -80,7 +83,14 @@ class Sampler:
         self._loop_failed = False
         self.timeline = Timeline()
         self.peak_power_w = [0.0] * len(self.sensors)
-        self._previous: Sample | None = None
+        self.peak_total_power_w = 0.0
+        # Peak power is taken over windows of at least half an interval (and a counter's update
+        # period): a phase boundary read milliseconds after a sample would otherwise turn
+        # counter granularity into spurious peaks.
+        self._peak_window_s = peak_window_s if peak_window_s is not None else max(
+            0.5 * interval_s, max((s.info.update_period_s for s in self.sensors), default=0.0))
+        self._window_start: Sample | None = None
+        self._windows = 0
         self.warnings: list[str] = []
         self.sample_count = 0
         fast = [getattr(s, "preferred_interval_s", 0.0) or 0.0 for s in self.sensors]
@@ -124,7 +134,9 @@ class Sampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=max(5.0, 2 * self.interval_s))
-        final = self.snapshot()
+        with self._lock:
+            final = self._read_all()
+            self._record(final, last=True)
         self._flush(force=True)
         for sensor in self.sensors if close else ():
             try:
@@ -178,21 +190,28 @@ class Sampler:
             self._read_one(i)
         return Sample(self._clock(), tuple(self._values))
 
-    def _record(self, sample: Sample) -> None:
-        previous = self._previous
-        if previous is not None:
-            dt = sample.time_s - previous.time_s
-            if dt > 0:
-                for i, (a, b) in enumerate(zip(previous.energy_j, sample.energy_j)):
-                    power = (b - a) / dt
-                    if power > self.peak_power_w[i]:
-                        self.peak_power_w[i] = power
-        self._previous = sample
+    def _record(self, sample: Sample, *, last: bool = False) -> None:
+        self._track_peak(sample, last=last)
         self.timeline.append(sample)
         self._pending.append(sample)
         self.sample_count += 1
         if len(self._pending) > 100_000:  # store unreachable for a long time: keep memory bounded
             self._pending = self._pending[::2]
+
+    def _track_peak(self, sample: Sample, *, last: bool) -> None:
+        start = self._window_start
+        if start is None:
+            self._window_start = sample
+            return
+        dt = sample.time_s - start.time_s
+        # the last sample closes a window only if no full one was seen (a very short run)
+        if dt <= 0 or (dt < self._peak_window_s and not (last and self._windows == 0)):
+            return
+        powers = [(b - a) / dt for a, b in zip(start.energy_j, sample.energy_j)]
+        self.peak_power_w = [max(p, q) for p, q in zip(self.peak_power_w, powers)]
+        self.peak_total_power_w = max(self.peak_total_power_w, sum(powers))
+        self._window_start = sample
+        self._windows += 1
 
     def _fail(self, i: int, error: BaseException) -> None:
         self._failed[i] = True

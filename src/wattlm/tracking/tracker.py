@@ -280,10 +280,6 @@ class Tracker:
         net = None
         if self._baseline_power_w is not None:
             net = max(total - self._baseline_power_w * duration, 0.0)
-        totals = [sum(s.energy_j) for s in sampler.timeline.samples]
-        times = [s.time_s for s in sampler.timeline.samples]
-        peak = max(((b - a) / (tb - ta) for a, b, ta, tb in
-                    zip(totals, totals[1:], times, times[1:]) if tb > ta), default=0.0)
         return RunRecord(
             id=self.run_id, project=self.settings.project, started_at=self._started_at,
             duration_s=duration, energy_j=total, devices=devices,
@@ -292,7 +288,8 @@ class Tracker:
             provenance=Provenance.weakest(*(d.provenance for d in devices)),
             degraded=sampler.degraded, warnings=warnings, status=status, exit_code=exit_code,
             command=self.command, host=socket.gethostname(),
-            mean_power_w=total / duration if duration > 0 else 0.0, peak_power_w=peak,
+            mean_power_w=total / duration if duration > 0 else 0.0,
+            peak_power_w=sampler.peak_total_power_w,
             baseline_power_w=self._baseline_power_w, net_energy_j=net,
             extra={**_parent_run(), "interval_s": self.settings.interval_s,
                    "sensor_readings": sampler.sample_count})
