@@ -208,3 +208,18 @@ def test_assumptions_show_units_and_unaccounted_embodied_says_so(tmp_path: Path)
     assert "| intensity | 100 g/kWh |" in text
     assert "| Embodied emissions (share) | not counted" in text   # not a bare "0 g CO2e"
     assert "embodied share not counted" in render(record, "model-card")
+
+
+def test_power_series_merges_reads_closer_than_half_the_spacing():
+    """A phase-boundary read 1 ms after a sample must not show as a 1 kW spike."""
+    from wattlm.records import DeviceInfo, Sample
+    from wattlm.report.plots import power_series
+    from wattlm.units import Provenance
+
+    gpu = DeviceInfo("gpu:0", "gpu", Provenance.MEASURED)
+    samples = [Sample(0.0, (0.0,)), Sample(1.0, (100.0,)), Sample(1.001, (101.0,)),
+               Sample(2.0, (200.0,)), Sample(3.0, (300.0,))]
+    ((name, times, power),) = power_series([gpu], samples)
+    assert name == "gpu:0"
+    assert power == [pytest.approx(100.0)] * 3
+    assert times == [pytest.approx(0.5), pytest.approx(1.5), pytest.approx(2.5)]

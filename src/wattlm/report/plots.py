@@ -54,15 +54,34 @@ def _png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
+def _spaced(ordered: list[Sample]) -> list[Sample]:
+    """Drop samples closer than half the median gap to the previous kept one (keep the last)."""
+    gaps = sorted(b.time_s - a.time_s for a, b in zip(ordered, ordered[1:]) if b.time_s > a.time_s)
+    if len(ordered) < 3 or not gaps:
+        return ordered
+    min_gap = 0.5 * gaps[len(gaps) // 2]
+    kept = [ordered[0]]
+    for sample in ordered[1:]:
+        if sample.time_s - kept[-1].time_s >= min_gap:
+            kept.append(sample)
+        elif sample is ordered[-1] and len(kept) > 1:
+            kept[-1] = sample  # the run's end replaces the too-close sample before it
+    return kept
+
+
 def power_series(devices: Sequence[DeviceInfo], samples: Sequence[Sample]
                  ) -> list[tuple[str, list[float], list[float]]]:
     """Mean power of each device between consecutive samples.
+
+    Samples closer than half the median spacing (a phase boundary read just after a sample) are
+    merged into their neighbours first: the samples are cumulative, so this loses no energy, and
+    it keeps counter granularity from showing as spikes.
 
     Returns:
         ``(device name, times_s since the first sample (interval midpoints), power_w)`` per
         device; power is ``ΔE / Δt`` (W) of each sampling interval.
     """
-    ordered = sorted(samples, key=lambda s: s.time_s)
+    ordered = _spaced(sorted(samples, key=lambda s: s.time_s))
     if len(ordered) < 2:
         return []
     t0 = ordered[0].time_s
