@@ -212,3 +212,15 @@ def test_stop_or_read_before_start_say_how_to_start():
         tracker.stop()
     with pytest.raises(wattlm.WattlmError, match=r"between start\(\) and stop\(\)"):
         tracker.read()
+
+
+def test_a_stopped_tracker_can_start_again_as_a_new_run():
+    tracker = wattlm.track(region="FR", sensors=fakes())
+    tracker.start()
+    with tracker.phase("one"):
+        pass
+    first = tracker.stop()
+    tracker.start()
+    second = tracker.stop()
+    assert second.id != first.id
+    assert [p.name for p in first.phases] == ["one"] and second.phases == []

@@ -95,7 +95,6 @@ class Tracker:
         self._phases: list[PhaseRecord] = []
         self._warnings: list[str] = []
         self._baseline_power_w: float | None = None
-        self._lock = threading.Lock()
         self.started_in_thread: int | None = None
         """``threading.get_ident()`` of the thread that started the tracker (None before)."""
 
@@ -119,6 +118,8 @@ class Tracker:
         """Check inputs, probe sensors, open the store and start sampling."""
         if self.running:
             raise WattlmError("this tracker is already running; use a new wattlm.track()")
+        self._phases, self._phase_stack, self._warnings = [], [], []  # a restarted tracker
+        self.result, self.run_id, self._baseline_power_w = None, None, None
         from wattlm.carbon.intensity import resolve_region
         from wattlm.tracking.distributed import JobSession
 
