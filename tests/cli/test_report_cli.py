@@ -51,7 +51,7 @@ def test_report_unknown_run_is_one_line_and_exit_2(capsys: pytest.CaptureFixture
     err = capsys.readouterr().err.strip()
     assert err.startswith("wattlm: error:") and "999" in err and "\n" not in err
     assert main(["report", "abc"]) == 2
-    assert "integer id or 'last'" in capsys.readouterr().err
+    assert "run id (a whole number, see `wattlm runs`) or 'last'" in capsys.readouterr().err
 
 
 def test_whatif_json_sorted_by_saving(capsys: pytest.CaptureFixture[str]) -> None:

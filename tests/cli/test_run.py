@@ -157,3 +157,13 @@ def test_a_run_inside_wattlm_run_points_to_its_parent(tmp_path, capsys):
     assert "parent_run" not in runs["outer"].extra
     assert main(["show", str(runs["inner"].id)]) == 0
     assert f"measured inside run {outer_id}" in capsys.readouterr().out
+
+
+def test_show_last_is_the_newest_run(capsys):
+    assert main(["show", "last"]) == 2
+    assert "no runs yet" in capsys.readouterr().err
+    for project in ("first", "second"):
+        assert main(["run", "--region", "FR", "--project", project, "--quiet", "--",
+                     sys.executable, "-c", "pass"]) == 0
+    assert main(["show", "last", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["project"] == "second"

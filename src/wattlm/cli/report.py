@@ -45,23 +45,12 @@ def load_run(ref: str, db: str | None) -> tuple[Any, list[Any], list[Any]]:
         InvalidInputError: ``ref`` is neither an integer nor ``last``.
         UnknownNameError: no such run in the store.
     """
+    from wattlm.cli.runs import resolve_run_id
     from wattlm.config import resolve_settings
-    from wattlm.errors import InvalidInputError, UnknownNameError
     from wattlm.store import open_store
 
-    settings = resolve_settings(db=db)
-    with open_store(settings.db_path) as store:
-        if ref.strip().lower() in ("last", "latest"):
-            runs = store.list_runs(limit=1)
-            if not runs or runs[0].id is None:
-                raise UnknownNameError(f"no runs in the store {settings.db_path}")
-            run_id = runs[0].id
-        else:
-            try:
-                run_id = int(ref)
-            except ValueError:
-                raise InvalidInputError(f"run must be an integer id or 'last', got {ref!r}") \
-                    from None
+    with open_store(resolve_settings(db=db).db_path) as store:
+        run_id = resolve_run_id(store, ref)
         record = store.get_run(run_id)
         devices, samples = store.samples(run_id)
     return record, devices, samples

@@ -14,6 +14,31 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
                         "URL (default: WATTLM_DB or ~/.local/share/wattlm/runs.db)")
 
 
+def resolve_run_id(store: Any, ref: str) -> int:
+    """The id of run ``ref``: a whole number >= 1, or ``last`` / ``latest`` for the newest run.
+
+    Raises:
+        InvalidInputError: ``ref`` is neither.
+        UnknownNameError: ``last`` in an empty store.
+    """
+    from wattlm.errors import InvalidInputError, UnknownNameError
+
+    text = ref.strip().lower()
+    if text in ("last", "latest"):
+        runs = store.list_runs(limit=1)
+        if not runs or runs[0].id is None:
+            raise UnknownNameError("the store has no runs yet: measure one with wattlm run")
+        return int(runs[0].id)
+    try:
+        run_id = int(text)
+    except ValueError:
+        raise InvalidInputError(f"RUN must be a run id (a whole number, see `wattlm runs`) or "
+                                f"'last', got {ref!r}") from None
+    if run_id < 1:
+        raise InvalidInputError(f"RUN must be a run id >= 1 or 'last', got {ref!r}")
+    return run_id
+
+
 def register(subparsers: Any) -> None:
     """Add the ``runs`` command."""
     parser = subparsers.add_parser(

@@ -16,26 +16,12 @@ def register(subparsers: Any) -> None:
         description="Show a stored run: totals, energy and power per device with provenance, "
         "phases, warnings, footprint and distributed ranks. With --region, re-account its "
         "energy for another grid (what-if); the stored run is not changed.")
-    parser.add_argument("run", metavar="RUN", help="run id (see `wattlm runs`)")
+    parser.add_argument("run", metavar="RUN", help="run id (see `wattlm runs`) or last")
     parser.add_argument("--region", metavar="R", help="re-account for this grid: country (SE, "
                         "FR) or cloud region (aws:eu-north-1)")
     add_db_option(parser)
     add_format_option(parser)
     parser.set_defaults(handler=handle)
-
-
-def parse_run_id(text: str) -> int:
-    """Parse a run id; raise InvalidInputError for anything but a whole number >= 1."""
-    from wattlm.errors import InvalidInputError
-
-    try:
-        run_id = int(text.strip())
-    except ValueError:
-        raise InvalidInputError(
-            f"RUN must be a run id (a whole number, see `wattlm runs`), got {text!r}") from None
-    if run_id < 1:
-        raise InvalidInputError(f"RUN must be a run id >= 1, got {text!r}")
-    return run_id
 
 
 def reaccount(record: Any, region: str) -> dict[str, Any]:
@@ -213,12 +199,12 @@ def _cell(value: Any) -> str:
 def handle(args: argparse.Namespace) -> int:
     """Show one run."""
     from wattlm.cli._output import emit
+    from wattlm.cli.runs import resolve_run_id
     from wattlm.config import resolve_settings
     from wattlm.store import open_store
 
-    run_id = parse_run_id(args.run)
     with open_store(resolve_settings(db=args.db).db_path) as store:
-        record = store.get_run(run_id)
+        record = store.get_run(resolve_run_id(store, args.run))
     whatif = reaccount(record, args.region) if args.region else None
     data = record.to_dict()
     if whatif is not None:
