@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 
 import pytest
 
-from wattlm.errors import WattlmError
+from wattlm.cli.main import main
 
 BASE = ["--model", "llama-2-70b", "--hardware", "H100-SXM", "--devices", "4", "--batch-size",
         "32", "--input-tokens", "800", "--output-tokens", "300", "--intensity", "400"]
 
 
 def _run(argv: list[str]) -> int:
-    """Through ``wattlm`` main when the ``estimate`` command is registered, else the same path
-    (register -> handler; WattlmError -> exit 2) on a bare parser."""
-    from wattlm.cli import main as cli_main
-
-    if "estimate" in cli_main.COMMANDS:
-        try:
-            cli_main.build_parser()
-        except ImportError:  # another command module not there yet in this checkout
-            pass
-        else:
-            return cli_main.main(["estimate", "infer", *argv])
-    from wattlm.cli.estimate_infer import register
-
-    parser = argparse.ArgumentParser(prog="wattlm estimate")
-    register(parser.add_subparsers())
-    args = parser.parse_args(["infer", *argv])
-    try:
-        return int(args.handler(args))
-    except WattlmError as e:
-        print(f"wattlm: error: {e}", file=sys.stderr)
-        return 2
+    """``wattlm estimate infer ARGV`` through the real entry point."""
+    return main(["estimate", "infer", *argv])
 
 
 def test_human_output(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 
 import pytest
 
-from wattlm.errors import WattlmError
+from wattlm.cli.main import main
 
 
 def _main(argv: list[str]) -> int:
-    """Parse with the commands this module tests; WattlmError -> exit 2 as in cli.main."""
-    from wattlm.cli import catalog, estimate, validate
-
-    parser = argparse.ArgumentParser(prog="wattlm")
-    sub = parser.add_subparsers()
-    for module in (estimate, validate, catalog):
-        module.register(sub)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except WattlmError as e:
-        print(f"wattlm: error: {e}", file=sys.stderr)
-        return 2
+    """Run the real ``wattlm`` entry point (WattlmError -> one line, exit 2)."""
+    return main(argv)
 
 
 def test_train_json_given_hours(capsys: pytest.CaptureFixture[str]) -> None:
