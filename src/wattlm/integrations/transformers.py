@@ -373,10 +373,14 @@ class WattlmCallback(TrainerCallback):
             self.energy_j, self.emissions_g = energy_j, energy_j * self._g_per_j
         else:
             elapsed_s = self.result.duration_s if self.result is not None else 0.0
+        # Power since the last log, but over at least half a sampling interval: logs a few ms
+        # apart (the end-of-training summary) would turn counter granularity into noise.
         previous = self._last_log or (0.0, 0.0)
         span = elapsed_s - previous[1]
         power_w = (self.energy_j - previous[0]) / span if span > 0 else 0.0
-        self._last_log = (self.energy_j, elapsed_s)
+        min_span = 0.5 * (tracker.settings.interval_s if tracker is not None else 1.0)
+        if span >= min_span:
+            self._last_log = (self.energy_j, elapsed_s)
         out = {"energy_kwh": self.energy_j / J_PER_KWH,
                "emissions_kg": self.emissions_g / 1000.0, "power_w": power_w}
         projection = self.projection
