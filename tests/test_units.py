@@ -49,3 +49,34 @@ def test_provenance_order():
     assert Provenance.weakest(Provenance.MEASURED, Provenance.MODELLED) is Provenance.MODELLED
     assert Provenance.weakest(None, Provenance.INTEGRATED) is Provenance.INTEGRATED
     assert Provenance.weakest() is None
+
+
+# --- quantities with units -------------------------------------------------------------------
+
+from wattlm.units import Energy, Mass, Volume  # noqa: E402
+
+
+def test_quantities_refuse_to_mix_dimensions():
+    with pytest.raises(InvalidInputError, match="cannot combine a energy"):
+        Energy(1, 2, 3) + Mass(1, 2, 3)
+    with pytest.raises(InvalidInputError):
+        Mass.of(Energy.exact(5.0))
+
+
+def test_quantities_keep_their_dimension_through_arithmetic():
+    e = Energy(3.6e6, 7.2e6, 1.08e7) + Energy.exact(3.6e6)
+    assert type(e) is Energy and e.kwh.central == pytest.approx(3.0)
+    scaled = e * 1.5
+    assert type(scaled) is Energy and scaled.kwh.low == pytest.approx(3.0)
+    ratio = e / Energy.exact(3.6e6)
+    assert type(ratio) is Range and ratio.central == pytest.approx(3.0)
+    assert type(Mass.exact(2.0) * Energy.exact(3.0)) is Range
+
+
+def test_views_and_format():
+    m = Mass(3.07e8, 3.94e8, 6.83e8)
+    assert m.t.central == pytest.approx(394.0) and m.kg.low == pytest.approx(307_000.0)
+    assert f"{m}" == "394 t (307–683 t)"
+    assert Volume.exact(2500.0).m3.central == pytest.approx(2.5)
+    assert Energy.exact(7200.0).wh.central == pytest.approx(2.0)
+    assert Energy.exact(1.0).to_dict()["unit"] == "J"

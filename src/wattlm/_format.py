@@ -54,9 +54,12 @@ DIMENSIONS: dict[str, tuple[tuple[float, str], ...]] = {
 
 
 class _RangeLike(Protocol):
-    low: float
-    central: float
-    high: float
+    @property
+    def low(self) -> float: ...
+    @property
+    def central(self) -> float: ...
+    @property
+    def high(self) -> float: ...
 
 
 def significant(value: float, digits: int = 3) -> str:

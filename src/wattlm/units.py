@@ -9,14 +9,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from wattlm.errors import InvalidInputError
 
 __all__ = [
     "J_PER_KWH",
+    "Energy",
+    "Mass",
     "Provenance",
+    "Quantity",
     "Range",
+    "Volume",
     "g_to_kg",
     "j_to_kwh",
     "kg_to_g",
@@ -186,3 +190,144 @@ class Range:
 
     def __str__(self) -> str:
         return format(self)
+
+
+_Q = TypeVar("_Q", bound="Quantity")
+
+
+class Quantity(Range):
+    """A :class:`Range` of one physical dimension, held in wattlm's internal unit.
+
+    Adding or subtracting another dimension raises; scaling by a number or an untyped
+    :class:`Range` keeps the dimension; a ratio of two equal dimensions is a plain Range.
+    Views in the units people use (``.kwh``, ``.kg``, ``.t``) are plain Ranges.
+    """
+
+    dimension: ClassVar[str] = ""
+    unit: ClassVar[str] = ""
+
+    @classmethod
+    def of(cls: type[_Q], value: Range | float) -> _Q:
+        """A quantity from a Range or a number given in the internal unit."""
+        r = value if isinstance(value, Range) else Range.exact(float(value))
+        if isinstance(r, Quantity) and type(r) is not cls:
+            raise InvalidInputError(f"cannot use a {r.dimension} as a {cls.dimension}")
+        return cls(r.low, r.central, r.high, r.provenance)
+
+    def _same(self, other: Range | float) -> Range | float:
+        if isinstance(other, Quantity) and type(other) is not type(self):
+            raise InvalidInputError(
+                f"cannot combine a {self.dimension} ({self.unit}) with a {other.dimension} "
+                f"({other.unit})"
+            )
+        return other
+
+    def _wrap(self: _Q, r: Range) -> _Q:
+        return type(self)(r.low, r.central, r.high, r.provenance)
+
+    def __add__(self: _Q, other: Range | float) -> _Q:
+        return self._wrap(Range.__add__(self, self._same(other)))
+
+    __radd__ = __add__
+
+    def __mul__(self, other: Range | float) -> Any:
+        product = Range.__mul__(self, other)
+        return product if isinstance(other, Quantity) else self._wrap(product)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Range | float) -> Any:
+        r = Range.__truediv__(self, self._same(other))
+        if isinstance(other, Quantity):
+            return Range(r.low, r.central, r.high, r.provenance)
+        return self._wrap(r)
+
+    def scaled(self, factor: float) -> Range:
+        """The value in another unit, as a plain Range (``factor`` internal units per unit)."""
+        return Range(self.low / factor, self.central / factor, self.high / factor,
+                     self.provenance)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The Range's dict plus ``unit`` (the internal unit, e.g. ``"J"``)."""
+        return {**super().to_dict(), "unit": self.unit}
+
+    def __format__(self, spec: str) -> str:
+        if spec:
+            return super().__format__(spec)
+        from wattlm._format import format_range
+
+        return format_range(self, self.dimension)
+
+    def __str__(self) -> str:
+        return format(self)
+
+
+class Energy(Quantity):
+    """Energy in joules; views ``.wh``, ``.kwh``, ``.mwh``."""
+
+    dimension = "energy"
+    unit = "J"
+
+    @property
+    def j(self) -> Range:
+        """In joules (a plain Range)."""
+        return self.scaled(1.0)
+
+    @property
+    def wh(self) -> Range:
+        """In watt-hours."""
+        return self.scaled(3600.0)
+
+    @property
+    def kwh(self) -> Range:
+        """In kilowatt-hours."""
+        return self.scaled(J_PER_KWH)
+
+    @property
+    def mwh(self) -> Range:
+        """In megawatt-hours."""
+        return self.scaled(J_PER_KWH * 1000.0)
+
+
+class Mass(Quantity):
+    """Mass (CO2-equivalent) in grams; views ``.kg``, ``.t``."""
+
+    dimension = "mass"
+    unit = "g"
+
+    @property
+    def g(self) -> Range:
+        """In grams (a plain Range)."""
+        return self.scaled(1.0)
+
+    @property
+    def kg(self) -> Range:
+        """In kilograms."""
+        return self.scaled(1000.0)
+
+    @property
+    def t(self) -> Range:
+        """In tonnes."""
+        return self.scaled(1e6)
+
+
+class Volume(Quantity):
+    """Volume (water) in litres; views ``.ml``, ``.m3``."""
+
+    dimension = "volume"
+    unit = "L"
+
+    @property
+    def l(self) -> Range:  # noqa: E743
+        """In litres (a plain Range)."""
+        return self.scaled(1.0)
+
+    @property
+    def ml(self) -> Range:
+        """In millilitres."""
+        return self.scaled(1e-3)
+
+    @property
+    def m3(self) -> Range:
+        """In cubic metres."""
+        return self.scaled(1000.0)
