@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from wattlm.errors import ConfigError, did_you_mean
+from wattlm import _validate
+from wattlm.errors import ConfigError, InvalidInputError, did_you_mean
 
 __all__ = ["Settings", "default_db_path", "resolve_settings"]
 
@@ -52,21 +54,24 @@ class Settings:
 _KEYS = {f.name: f for f in fields(Settings) if f.name != "sources"}
 
 
+_MIN_INTERVAL_S = 0.001  # a shorter period makes the sampler spin and measure itself
+
+
 def _coerce(name: str, value: Any, origin: str) -> Any:
     """Convert a raw value to the field's type, with an error that names its origin."""
     annotation = str(_KEYS[name].type)
     if value is None:
         return None
     try:
-        if "float" in annotation:
-            number = float(value)
-            if name in ("interval_s", "flush_s") and number <= 0:
-                raise ConfigError(f"{origin}: {name} must be > 0 seconds, got {value!r}")
-            if name in ("baseline_s", "intensity_g_per_kwh") and number < 0:
-                raise ConfigError(f"{origin}: {name} must be >= 0, got {value!r}")
-            if name == "pue" and number < 1.0:
-                raise ConfigError(f"{origin}: pue must be >= 1.0, got {value!r}")
-            return number
+        if name in ("interval_s", "flush_s"):
+            return _validate.bounded(value, name, low=_MIN_INTERVAL_S, origin=origin,
+                                     unit="seconds")
+        if name in ("distributed_timeout_s",):
+            return _validate.positive(value, name, origin=origin, unit="seconds")
+        if name in ("baseline_s", "intensity_g_per_kwh"):
+            return _validate.bounded(value, name, low=0.0, origin=origin)
+        if name == "pue":
+            return _validate.pue(value, origin=origin)
         if "bool" in annotation:
             if isinstance(value, bool):
                 return value
@@ -76,37 +81,66 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
             if text in ("0", "false", "no", "off"):
                 return False
             raise ConfigError(f"{origin}: {name} must be true or false, got {value!r}")
-        return str(value)
-    except ValueError as e:
-        raise ConfigError(f"{origin}: {name} must be a number, got {value!r}") from e
+        if name == "project":
+            return _validate.text(value, name, origin=origin)
+        if name in ("region", "electricitymaps_token"):
+            return _validate.text(value, name, origin=origin, max_length=2_000)
+        if name == "db":
+            return _check_db(value, origin)
+        return _validate.text(value, name, origin=origin, max_length=4_096)
+    except ConfigError:
+        raise
+    except InvalidInputError as e:
+        raise ConfigError(str(e)) from None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.is_file():  # the common case: no file, and no TOML parser to import (~10 ms)
-        return {}
+def _check_db(value: Any, origin: str) -> str:
+    """A store location: a file path, ``sqlite:///PATH`` or ``postgresql://...``."""
+    location = _validate.text(value, "db", origin=origin, max_length=4_096)
+    scheme = location.split("://", 1)[0].lower() if "://" in location else ""
+    if scheme and scheme.split("+", 1)[0] not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigError(
+            f"{origin}: db must be a file path, sqlite:///PATH or postgresql://..., "
+            f"got a URL with scheme {scheme!r}")
+    return location
+
+
+def _toml_origin(path: Path, key: str, lines: list[str]) -> str:
+    """``PATH line N`` for the line that sets ``key`` (just ``PATH`` if it cannot be found)."""
+    for number, line in enumerate(lines, start=1):
+        if line.strip().startswith((f"{key} ", f"{key}=")):
+            return f"{path} line {number}"
+    return str(path)
+
+
+def _read_toml(path: Path) -> tuple[dict[str, Any], list[str]]:
+    if not path.exists():  # the common case: no file, and no TOML parser to import (~10 ms)
+        return {}, []
+    try:
+        source = _validate.read_text(path, "settings file")
+    except InvalidInputError as e:
+        raise ConfigError(str(e)) from None
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        return {}
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"cannot read {path}: {e}") from e
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"settings file {path} is not valid TOML: {e}") from None
     table = data.get("wattlm", data)
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: expected a [wattlm] table")
-    return table
+    return table, source.splitlines()
 
 
 def _layer(values: dict[str, Any], origin: str, merged: dict[str, Any],
-           sources: dict[str, str]) -> None:
+           sources: dict[str, str], where: Callable[[str], str] | None = None) -> None:
     for key, raw in values.items():
+        place = where(key) if where else origin
         if key not in _KEYS:
-            raise ConfigError(f"{origin}: {did_you_mean(key, _KEYS, 'setting')}")
-        merged[key] = _coerce(key, raw, origin)
+            raise ConfigError(f"{place}: {did_you_mean(key, _KEYS, 'setting')}")
+        merged[key] = _coerce(key, raw, place)
         sources[key] = origin
 
 
@@ -123,14 +157,16 @@ def resolve_settings(
     sources = {name: "default" for name in _KEYS}
     user_path = user_config or Path(
         env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "wattlm" / "config.toml"
-    _layer(_read_toml(Path(user_path)), str(user_path), merged, sources)
-    proj_path = project_config or Path.cwd() / "wattlm.toml"
-    _layer(_read_toml(Path(proj_path)), str(proj_path), merged, sources)
+    for path in (Path(user_path), Path(project_config or Path.cwd() / "wattlm.toml")):
+        table, lines = _read_toml(path)
+        _layer(table, str(path), merged, sources,
+               lambda key, p=path, ls=lines: _toml_origin(p, key, ls))  # type: ignore[misc]
     env_values = {}
     for key in _KEYS:
         var = f"WATTLM_{key.upper()}"
         if var in env and env[var] != "":
             env_values[key] = env[var]
-    _layer(env_values, "environment", merged, sources)
+    _layer(env_values, "environment", merged, sources,
+           lambda key: f"environment WATTLM_{key.upper()}")
     _layer({k: v for k, v in arguments.items() if v is not None}, "argument", merged, sources)
     return Settings(**merged, sources=sources)
