@@ -13,7 +13,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from wattlm import __version__
 from wattlm.errors import WattlmError, WattlmWarning
@@ -36,15 +36,23 @@ COMMANDS = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line: ``wattlm: error: PROG: MESSAGE (see --help)``."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"wattlm: error: {self.prog}: {message} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every command registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="wattlm",
         description="Measure, estimate, account for and reduce the energy, carbon and water "
         "footprint of LLM training and inference.",
     )
     parser.add_argument("--version", action="version", version=f"wattlm {__version__}")
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"wattlm.cli.{name}").register(sub)
     return parser
