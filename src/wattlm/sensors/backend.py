@@ -154,6 +154,7 @@ class ProbeContext:
         platform: ``sys.platform``; machine: ``platform.machine()``; euid: effective uid.
         ioreport: factory of the Apple IOReport reader (None: the real one, through ctypes).
         clock: monotonic clock for sensors that integrate power.
+        sleep: waits (the AMD probe's short plausibility window).
     """
 
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
@@ -168,6 +169,7 @@ class ProbeContext:
     euid: int = field(default_factory=_euid)
     ioreport: Callable[[], Any] | None = None
     clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
 
     @classmethod
     def create(cls, *, powercap_root: str | os.PathLike[str] | None = None,
