@@ -112,6 +112,7 @@ class Samplers:
         self.power: list[tuple[float, list[float]]] = []
         self.smi: list[tuple[float, dict[int, float]]] = []
         self.smi_error = ""
+        self.nvml_error = ""
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._nvml_loop, daemon=True),
                          threading.Thread(target=self._smi_loop, daemon=True)]
@@ -128,7 +129,11 @@ class Samplers:
 
     def _nvml_loop(self) -> None:
         while not self._stop.wait(0.1):
-            watts = [self.nvml.nvmlDeviceGetPowerUsage(h) / 1000.0 for h in self.handles]
+            try:
+                watts = [self.nvml.nvmlDeviceGetPowerUsage(h) / 1000.0 for h in self.handles]
+            except self.nvml.NVMLError as e:
+                self.nvml_error = f"NVML power sampling failed: {e}"
+                return
             self.power.append((time.time(), watts))
 
     def _smi_loop(self) -> None:
@@ -317,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
                         work=lambda end, s=size: matmul_until(torch, len(handles), s, end)))
         if samplers.smi_error:
             report["skipped"].append(f"nvidia-smi column: {samplers.smi_error}")
+        if samplers.nvml_error:
+            report["skipped"].append(f"sampled column: {samplers.nvml_error}")
         for i, handle in enumerate(handles):
             powers = [p["gpus"][i]["counter_w"] for p in report["phases"]]
             report["gpus"].append({

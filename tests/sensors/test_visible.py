@@ -19,7 +19,7 @@ UUIDS = ["GPU-aaaa1111-0000", "GPU-bbbb2222-0000", "GPU-cccc3333-0000", "GPU-ddd
         ("0,7,1", [0], True),           # 7 does not exist: the rest is ignored, as CUDA does
         ("1,1", [1], True),             # a repeat stops too
         ("GPU-cccc", [2], False),       # a UUID prefix
-        ("cccc3333", [2], False),       # ROCm style: without the GPU- prefix
+        ("cccc3333", [], True),         # CUDA needs the GPU- prefix (ROCm does not)
         ("GPU-", [], True),             # matches every UUID: ambiguous
         ("GPU-ffff", [], True),         # no such UUID
     ],
@@ -41,6 +41,7 @@ def test_rocr_filters_first_then_hip_indexes_what_is_left() -> None:
     env = {"ROCR_VISIBLE_DEVICES": "1,2,3", "HIP_VISIBLE_DEVICES": "2,0"}
     assert hip_visible(env, UUIDS).indices == [3, 1]
     assert hip_visible({"ROCR_VISIBLE_DEVICES": "GPU-dddd,0"}, UUIDS).indices == [3, 0]
+    assert hip_visible({"HIP_VISIBLE_DEVICES": "cccc3333"}, UUIDS).indices == [2]
 
 
 def test_hip_reads_cuda_visible_devices_when_hip_is_unset() -> None:

@@ -36,6 +36,7 @@ from wattlm.sensors.backend import (
     PRIORITY_INTEGRATED,
     Backend,
     Claim,
+    ProbeContext,
     unloadable,
 )
 from wattlm.sensors.base import PowerIntegratingSensor, ProbeResult, Problem, Sensor
@@ -255,7 +256,7 @@ def probe_nvml(nvml_module: Any | None = None,
                        problems=problems)
 
 
-def _probe(context: Any) -> ProbeResult:
+def _probe(context: ProbeContext) -> ProbeResult:
     nvml, why = context.load("pynvml")
     if nvml is None:
         return unloadable("nvml", why.replace("pynvml", "nvidia-ml-py"), INSTALL_HINT)

@@ -57,20 +57,24 @@ def _match_uuid(entry: str, uuids: Sequence[str]) -> int | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def _resolve(entry: str, uuids: Sequence[str]) -> int | None:
+def _resolve(entry: str, uuids: Sequence[str], bare_uuids: bool) -> int | None:
     if entry.lstrip("+-").isdigit():
         number = int(entry)
         return number if 0 <= number < len(uuids) else None
+    if not bare_uuids and not entry.lower().startswith("gpu-"):
+        return None  # CUDA needs the GPU- prefix
     return _match_uuid(entry, uuids)
 
 
-def parse_mask(value: str | None, uuids: Sequence[str], variable: str) -> Visibility:
+def parse_mask(value: str | None, uuids: Sequence[str], variable: str, *,
+               bare_uuids: bool = False) -> Visibility:
     """Apply one CUDA-style mask (read up to the first invalid or repeated entry).
 
     Args:
         value: the variable's value (None when unset: every device is visible).
         uuids: the UUID of each device, by library index ('' where unknown).
         variable: the variable's name, for the note.
+        bare_uuids: accept UUIDs without the ``GPU-`` prefix (ROCm does, CUDA does not).
 
     Returns:
         A :class:`Visibility`; ``problem`` is set when an entry named no device.
@@ -83,7 +87,7 @@ def parse_mask(value: str | None, uuids: Sequence[str], variable: str) -> Visibi
     chosen: list[int] = []
     for raw in text.split(","):
         entry = raw.strip()
-        index = _resolve(entry, uuids)
+        index = _resolve(entry, uuids, bare_uuids)
         if index is None or index in chosen:
             if entry.lstrip("+-").isdigit() and int(entry) < 0:
                 return Visibility(chosen, f"{variable}={value!r}: {entry} hides the rest")
@@ -121,11 +125,12 @@ def hip_visible(environ: Mapping[str, str], uuids: Sequence[str]) -> Visibility:
     ``HIP_VISIBLE_DEVICES`` indexes into the devices ROCr left visible; when it is unset HIP
     reads ``CUDA_VISIBLE_DEVICES`` the same way.
     """
-    rocr = parse_mask(environ.get("ROCR_VISIBLE_DEVICES"), uuids, "ROCR_VISIBLE_DEVICES")
+    rocr = parse_mask(environ.get("ROCR_VISIBLE_DEVICES"), uuids, "ROCR_VISIBLE_DEVICES",
+                      bare_uuids=True)
     hip_name = "HIP_VISIBLE_DEVICES" if "HIP_VISIBLE_DEVICES" in environ \
         else "CUDA_VISIBLE_DEVICES"
     left = [uuids[i] for i in rocr.indices]
-    hip = parse_mask(environ.get(hip_name), left, hip_name)
+    hip = parse_mask(environ.get(hip_name), left, hip_name, bare_uuids=True)
     notes = "; ".join(n for n in (rocr.note, hip.note) if n)
     return Visibility([rocr.indices[i] for i in hip.indices], notes, rocr.problem or hip.problem)
 
