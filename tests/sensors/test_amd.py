@@ -245,3 +245,29 @@ def test_nvidia_and_amd_gpus_on_one_machine_are_both_used(tmp_path: Path) -> Non
                                                         "memory:model"]
     assert [type(s).__name__ for s in selection.sensors[:2]] == ["NvmlGpuSensor",
                                                                  "AmdGpuSensor"]
+
+
+def test_a_shared_counter_that_moves_between_reads_is_still_counted_once() -> None:
+    # the package counter ticks between the reads of the two dies: not equal, still one counter
+    class Ticking(FakeAmdSmi):
+        def amdsmi_get_energy_count(self, handle: FakeAmdGpu) -> dict[str, object]:
+            self.gpus[0].energy_uj += 1000.0 * 15.259  # 1000 counts per call
+            return super().amdsmi_get_energy_count(handle)
+
+    first = FakeAmdGpu(uuid=amd_uuid(0), oam_id=0, power_w=400.0)
+    second = FakeAmdGpu(uuid=amd_uuid(1), oam_id=0, power_w=0.0, shares_counter_with=first)
+    amd = Ticking(gpus=[first, second], version="6.4")
+    (sensor,) = _probe(amd).sensors
+    assert isinstance(sensor, AmdGpuSensor) and len(sensor._handles) == 1
+
+
+def test_a_probe_meeting_an_unexpected_library_version_is_contained() -> None:
+    amd = fake_amdsmi(1)
+
+    def renamed() -> list[object]:  # a future amdsmi that changed a return shape
+        raise KeyError("processor_handles")
+
+    amd.amdsmi_get_processor_handles = renamed  # type: ignore[method-assign]
+    result = next(r for r in probe_all(_context(amd)) if r.backend == "amdsmi")
+    assert result.reason == "probe failed: KeyError: 'processor_handles'"
+    assert [p.code for p in result.problems] == ["W149"]

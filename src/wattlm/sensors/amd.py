@@ -32,6 +32,7 @@ Every ``AmdSmiException`` becomes :class:`~wattlm.errors.SensorError` here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -183,8 +184,8 @@ class AmdGpuSensor(Sensor):
         step_j = step_uj * 1e-6
         if dt >= 0.05 and step_j / dt > MAX_PLAUSIBLE_W:
             self.counter = False  # believe the power readings from now on
-            self.info = DeviceInfo(name=self.info.name, kind="gpu",
-                                   provenance=Provenance.INTEGRATED, model=self.info.model)
+            self.info = dataclasses.replace(self.info, provenance=Provenance.INTEGRATED,
+                                            update_period_s=0.0)
             self._last_w = self._power_w()
             self._warn(f"{self.info.name}: the amdsmi energy counter implied "
                        f"{step_j / dt:.0f} W, more than any AMD GPU draws; switched to power "
@@ -262,21 +263,39 @@ def _package_key(amdsmi: Any, die: _Die) -> str:
         else f"uuid:{die.uuid or id(die)}"
 
 
+def _read(amdsmi: Any, die: _Die, counter: bool) -> float:
+    if counter:
+        return energy_uj(amdsmi.amdsmi_get_energy_count(die.handle))
+    return power_w(amdsmi.amdsmi_get_power_info(die.handle))
+
+
+def _same_counter(amdsmi: Any, kept: _Die, die: _Die) -> bool:
+    """Whether ``die`` reports ``kept``'s counter: its value lies between two reads of it."""
+    first = _read(amdsmi, kept, True)
+    value = _read(amdsmi, die, True)
+    last = _read(amdsmi, kept, True)
+    return min(first, last) <= value <= max(first, last)
+
+
 def _reporting(amdsmi: Any, dies: list[_Die], counter: bool) -> list[_Die]:
-    """The dies of one package with a reading of their own (duplicates of one counter once)."""
-    seen: set[float] = set()
-    keep = []
+    """The dies of one package with a reading of their own (a counter seen twice, once).
+
+    A die whose reading is 0 has none of its own (the second GCD of an MI250X). A die whose
+    counter reads between two reads of an already kept die's counter is that counter again
+    (the counter may move between calls, so equality alone would miss it).
+    """
+    keep: list[_Die] = []
     for die in dies:
         try:
-            if counter:
-                value = energy_uj(amdsmi.amdsmi_get_energy_count(die.handle))
-            else:
-                value = power_w(amdsmi.amdsmi_get_power_info(die.handle))
+            value = _read(amdsmi, die, counter)
+            if value == 0.0:
+                continue
+            if counter and any(_same_counter(amdsmi, k, die) for k in keep):
+                continue
+            if not counter and any(_read(amdsmi, k, False) == value for k in keep):
+                continue  # the package power reported on both dies
         except (amdsmi.AmdSmiException, SensorError):
             continue
-        if value == 0.0 or value in seen:
-            continue  # a die without its own reading, or the package counter seen again
-        seen.add(value)
         keep.append(die)
     return keep
 

@@ -237,12 +237,13 @@ def _try_ioreport(context: ProbeContext) -> tuple[list[Sensor], str]:
 
 def _powermetrics_argv(context: ProbeContext) -> tuple[list[str] | None, str]:
     """The powermetrics command to run (with ``sudo -n`` when needed), or (None, why not)."""
-    if not context.which("powermetrics"):
+    path = context.which("powermetrics")
+    if not path:
         return None, "powermetrics is not on PATH"
     if context.euid == 0:
         return list(POWERMETRICS_ARGS), ""
-    try:
-        done = context.run(["sudo", "-n", "powermetrics", "--help"], 5.0)
+    try:  # `sudo -n -l CMD` succeeds, without running it, only if sudo allows it passwordless
+        done = context.run(["sudo", "-n", "-l", path], 5.0)
     except Exception as e:  # noqa: BLE001 - no sudo, or it hung
         return None, f"powermetrics needs root and sudo failed ({e})"
     if done.returncode != 0:

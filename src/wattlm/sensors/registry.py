@@ -90,16 +90,19 @@ def probe_all(context: ProbeContext | None = None, *,
 
     Returns:
         One :class:`ProbeResult` per backend, with NEW sensor objects on every call (sensors
-        are stateful). A probe that raises becomes an unavailable result ("probe failed").
+        are stateful). A probe that raises (an OS error, or a vendor library of an unexpected
+        version) becomes an unavailable result ("probe failed", problem ``W149``).
     """
     ctx = ProbeContext.create() if context is None else context
     results: list[ProbeResult] = []
     for backend in load_backends() if backends is None else backends:
         try:
             result = backend.probe(ctx)
-        except (OSError, WattlmError) as e:  # unexpected trouble reading the system
-            result = ProbeResult(backend.name, False, f"probe failed: {e}",
-                                 problems=[Problem("W149", f"{backend.name}: probe failed: {e}")])
+        except Exception as e:  # noqa: BLE001 - a vendor library's surprise must not stop the job
+            why = str(e) if isinstance(e, (OSError, WattlmError)) else f"{type(e).__name__}: {e}"
+            result = ProbeResult(backend.name, False, f"probe failed: {why}",
+                                 problems=[Problem("W149", f"{backend.name}: probe failed: "
+                                                   f"{why}")])
         results.append(result)
     return results
 
