@@ -12,7 +12,8 @@ integration (``integrated``). Every ``NVMLError`` is translated into
 :class:`~wattlm.errors.SensorError` at this boundary; the sampler then warns once and drops
 the GPU from the rest of the run.
 
-``CUDA_VISIBLE_DEVICES`` is honoured as the CUDA runtime reads it: a comma-separated list of
+``CUDA_VISIBLE_DEVICES`` is honoured as the CUDA runtime reads it (parsed by
+:mod:`wattlm.sensors.visible`, shared with the other GPU backends): a comma-separated list of
 indices or ``GPU-<uuid>`` prefixes, read up to the first invalid entry; ``""``, ``-1`` or
 ``NoDevFiles`` hide every GPU. Sensors are named ``gpu:<i>`` with ``i`` the index the job sees.
 Indices are NVML (PCI bus) order, i.e. they match CUDA when ``CUDA_DEVICE_ORDER=PCI_BUS_ID``
