@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -56,8 +57,6 @@ def load_nvml(skipped: list[str]) -> tuple[Any, list[Any], list[int]] | None:
     count = pynvml.nvmlDeviceGetCount()
     handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
     uuids = [_text(pynvml.nvmlDeviceGetUUID(h)) for h in handles]
-    import os
-
     visible = cuda_visible(os.environ, uuids).indices
     if not visible:
         skipped.append("everything: no visible NVIDIA GPU")
