@@ -1,5 +1,5 @@
-"""Energy sensors: RAPL (powercap), NVIDIA (NVML), models where no sensor exists, and fakes."""
+"""Energy sensors: one module per backend (NVML, amdsmi, Gaudi, Apple, RAPL, models) and fakes."""
 
-from wattlm.sensors.base import NullSensor, PowerIntegratingSensor, ProbeResult, Sensor
+from wattlm.sensors.base import PowerIntegratingSensor, ProbeResult, Problem, Sensor
 
-__all__ = ["NullSensor", "PowerIntegratingSensor", "ProbeResult", "Sensor"]
+__all__ = ["PowerIntegratingSensor", "Problem", "ProbeResult", "Sensor"]

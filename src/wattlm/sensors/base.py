@@ -1,8 +1,12 @@
 """The sensor interface: one energy channel, read as a cumulative counter in joules.
 
-Every backend (RAPL domain, NVIDIA GPU, modelled CPU or memory, fakes) is a :class:`Sensor`.
-The sampler only calls :meth:`Sensor.start`, :meth:`Sensor.read_j` and :meth:`Sensor.close`;
-it never asks what kind of backend it holds. Probes report what is available, with a reason.
+Every backend (RAPL domain, NVIDIA/AMD GPU, Gaudi, Apple SoC, modelled CPU or memory, fakes) is a
+:class:`Sensor`. The sampler only calls :meth:`Sensor.start`, :meth:`Sensor.read_j` and
+:meth:`Sensor.close`; it never asks what kind of backend it holds. Probes report what is
+available, with a reason (:class:`ProbeResult`), and any bad input they met (:class:`Problem`).
+
+There is no "null sensor": missing hardware is an unavailable :class:`ProbeResult` with its
+reason, never a channel reading 0 J (an absent device's energy is unknown, not zero).
 """
 
 from __future__ import annotations
@@ -13,9 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wattlm.records import DeviceInfo
-from wattlm.units import Provenance
 
-__all__ = ["NullSensor", "PowerIntegratingSensor", "ProbeResult", "Sensor"]
+__all__ = ["PowerIntegratingSensor", "Problem", "ProbeResult", "Sensor"]
 
 
 class Sensor(ABC):
@@ -36,17 +39,6 @@ class Sensor(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release handles. Never raises."""
-
-
-class NullSensor(Sensor):
-    """Stands in for missing hardware: always 0 J, labelled ``assumed``."""
-
-    def __init__(self, name: str = "none", kind: str = "other") -> None:
-        self.info = DeviceInfo(name=name, kind=kind, provenance=Provenance.ASSUMED)
-
-    def read_j(self) -> float:
-        """Always 0."""
-        return 0.0
 
 
 class PowerIntegratingSensor(Sensor):
@@ -93,3 +85,17 @@ class ProbeResult:
     reason: str
     sensors: list[Sensor] = field(default_factory=list)
     hint: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Bad input or a broken install a probe met: warned in a run, shown by ``wattlm env``.
+
+    Attributes:
+        code: the warning code (``W140``..``W159``, see ``docs/warnings.md``).
+        message: what is wrong and how to fix it, in one line.
+    """
+
+    code: str
+    message: str

@@ -12,7 +12,8 @@ integration (``integrated``). Every ``NVMLError`` is translated into
 :class:`~wattlm.errors.SensorError` at this boundary; the sampler then warns once and drops
 the GPU from the rest of the run.
 
-``CUDA_VISIBLE_DEVICES`` is honoured as the CUDA runtime reads it: a comma-separated list of
+``CUDA_VISIBLE_DEVICES`` is honoured as the CUDA runtime reads it (parsed by
+:mod:`wattlm.sensors.visible`, shared with the other GPU backends): a comma-separated list of
 indices or ``GPU-<uuid>`` prefixes, read up to the first invalid entry; ``""``, ``-1`` or
 ``NoDevFiles`` hide every GPU. Sensors are named ``gpu:<i>`` with ``i`` the index the job sees.
 Indices are NVML (PCI bus) order, i.e. they match CUDA when ``CUDA_DEVICE_ORDER=PCI_BUS_ID``
@@ -31,10 +32,20 @@ from typing import Any
 
 from wattlm.errors import SensorError
 from wattlm.records import DeviceInfo
-from wattlm.sensors.base import PowerIntegratingSensor, ProbeResult, Sensor
+from wattlm.sensors.backend import (
+    PRIORITY_COUNTER,
+    PRIORITY_INTEGRATED,
+    Backend,
+    Claim,
+    ProbeContext,
+    unloadable,
+)
+from wattlm.sensors.base import PowerIntegratingSensor, ProbeResult, Problem, Sensor
+from wattlm.sensors.visible import cuda_visible, parse_visible_devices
 from wattlm.units import Provenance
 
 __all__ = [
+    "BACKEND",
     "NVML_ENERGY_UPDATE_PERIOD_S",
     "NvmlGpuSensor",
     "NvmlPowerSensor",
@@ -169,42 +180,6 @@ class NvmlPowerSensor(PowerIntegratingSensor):
         self._leave_session()
 
 
-def parse_visible_devices(value: str | None, uuids: list[str]) -> tuple[list[int], str]:
-    """Which NVML indices a job sees, in the order it sees them.
-
-    Args:
-        value: ``CUDA_VISIBLE_DEVICES`` (None when unset).
-        uuids: the UUID of every NVML device, by NVML index.
-
-    Returns:
-        ``(indices, note)``: NVML indices in visible order, and a note when entries were ignored
-        (empty when everything was understood).
-    """
-    if value is None:
-        return list(range(len(uuids))), ""
-    text = value.strip()
-    if text == "" or text == "NoDevFiles":
-        return [], f"CUDA_VISIBLE_DEVICES={value!r} hides every GPU"
-    chosen: list[int] = []
-    for raw in text.split(","):
-        entry = raw.strip()
-        index: int | None = None
-        if entry.lstrip("+-").isdigit():
-            number = int(entry)
-            if 0 <= number < len(uuids):
-                index = number
-        elif entry.startswith("GPU-") or entry.startswith("gpu-"):
-            matches = [i for i, u in enumerate(uuids) if u.lower().startswith(entry.lower())]
-            if len(matches) == 1:
-                index = matches[0]
-        if index is None or index in chosen:
-            # CUDA stops at the first invalid (or repeated) entry
-            return chosen, f"CUDA_VISIBLE_DEVICES entry {entry!r} is not a visible GPU; " \
-                           "later entries ignored (as CUDA does)"
-        chosen.append(index)
-    return chosen, ""
-
-
 def _import_pynvml() -> Any | None:
     try:
         import pynvml
@@ -233,8 +208,10 @@ def probe_nvml(nvml_module: Any | None = None,
     try:
         nvml.nvmlInit()
     except nvml.NVMLError as e:
-        return ProbeResult("nvml", False, f"NVML could not be initialised: {e}",
-                           hint="install the NVIDIA driver (libnvidia-ml.so) or run on a GPU host")
+        fix = "install the NVIDIA driver (libnvidia-ml.so) or run on a GPU host"
+        return ProbeResult("nvml", False, f"NVML could not be initialised: {e}", hint=fix,
+                           problems=[Problem("W141", f"nvidia-ml-py is installed but NVML could "
+                                             f"not be initialised ({e}): {fix}")])
     session = _Session(nvml)
     try:
         count = int(nvml.nvmlDeviceGetCount())
@@ -243,7 +220,9 @@ def probe_nvml(nvml_module: Any | None = None,
     except nvml.NVMLError as e:
         session.release()
         return ProbeResult("nvml", False, f"NVML could not list the GPUs: {e}")
-    visible, note = parse_visible_devices(env.get("CUDA_VISIBLE_DEVICES"), uuids)
+    mask = cuda_visible(env, uuids)
+    visible, note = mask.indices, mask.note
+    problems = [Problem("W140", note)] if mask.problem else []
     sensors: list[Sensor] = []
     details: list[str] = []
     session.acquire()  # hold the session while building sensors
@@ -272,5 +251,25 @@ def probe_nvml(nvml_module: Any | None = None,
     notes = "; ".join(filter(None, [", ".join(details), note]))
     if not sensors:
         why = f"{count} GPU(s) found, none usable" if count else "NVML found no GPU"
-        return ProbeResult("nvml", False, f"{why}{'; ' + notes if notes else ''}")
-    return ProbeResult("nvml", True, f"{len(sensors)} GPU(s): {notes}", sensors=sensors)
+        return ProbeResult("nvml", False, f"{why}{'; ' + notes if notes else ''}",
+                           problems=problems)
+    return ProbeResult("nvml", True, f"{len(sensors)} GPU(s): {notes}", sensors=sensors,
+                       problems=problems)
+
+
+def _probe(context: ProbeContext) -> ProbeResult:
+    nvml, why = context.load("pynvml")
+    if nvml is None:
+        return unloadable("nvml", why.replace("pynvml", "nvidia-ml-py"), INSTALL_HINT)
+    return probe_nvml(nvml, context.environ)
+
+
+def _claim(sensor: Sensor) -> Claim:
+    measured = sensor.info.provenance is Provenance.MEASURED
+    return Claim("gpu", PRIORITY_COUNTER if measured else PRIORITY_INTEGRATED,
+                 scope=f"nvidia/{sensor.info.name}")
+
+
+#: The NVML backend: one sensor per visible NVIDIA GPU.
+BACKEND = Backend("nvml", _probe, _claim, method="NVML total-energy counter (mJ) per visible "
+                  "GPU, else board power (mW) sampled and integrated")

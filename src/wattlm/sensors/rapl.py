@@ -35,10 +35,19 @@ from pathlib import Path
 from wattlm._caches import cached
 from wattlm.errors import SensorError
 from wattlm.records import DeviceInfo
+from wattlm.sensors.backend import (
+    PRIORITY_COUNTER,
+    PRIORITY_PLATFORM,
+    PRIORITY_SUBDOMAIN,
+    Backend,
+    Claim,
+    ProbeContext,
+)
 from wattlm.sensors.base import ProbeResult, Sensor
 from wattlm.units import Provenance
 
 __all__ = [
+    "BACKEND",
     "PERMISSION_HINT",
     "RAPL_UPDATE_PERIOD_S",
     "RaplDomain",
@@ -337,3 +346,24 @@ def probe_rapl(root: str | os.PathLike[str]) -> ProbeResult:
     if notes:
         reason += "; " + "; ".join(notes)
     return ProbeResult("rapl", True, reason, sensors=sensors, hint=hint)
+
+
+def _claim(sensor: Sensor) -> Claim | None:
+    """Packages fill ``cpu-package``; psys covers CPU and memory; dram is ``memory``."""
+    role = getattr(sensor, "role", "")
+    if role == "package":
+        return Claim("cpu-package", PRIORITY_COUNTER)
+    if role == "psys":
+        return Claim("cpu-platform", PRIORITY_PLATFORM, covers=("cpu-package", "memory"))
+    if role == "dram":
+        return Claim("memory", PRIORITY_SUBDOMAIN)
+    return None  # core / uncore are inside their package
+
+
+def _probe(context: ProbeContext) -> ProbeResult:
+    return probe_rapl(context.powercap_root)
+
+
+#: The RAPL backend: one sensor per readable powercap domain.
+BACKEND = Backend("rapl", _probe, _claim, method="RAPL energy_uj counters (uJ, wrap at "
+                  "max_energy_range_uj) of each package, dram and psys domain via powercap sysfs")

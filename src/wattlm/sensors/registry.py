@@ -1,112 +1,181 @@
-"""Probe every sensor backend in a fixed order and pick the sensors a run uses.
+"""The list of backends, and the one rule that picks the sensors a run uses.
 
-Order: ``nvml``, ``rapl``, ``cpu-model``, ``memory-model``. Probing never raises for absent or
-unreadable hardware: each backend answers with a :class:`~wattlm.sensors.base.ProbeResult`
-(available or not, why, and how to fix it). Nothing is probed at import time.
+A backend is one module ending with ``BACKEND = Backend(...)`` (see
+:mod:`wattlm.sensors.backend`); adding one means writing that module and adding one line to
+:data:`REGISTRY`. Probing follows the list's order, never raises for absent or unreadable
+hardware (each backend answers with a :class:`~wattlm.sensors.base.ProbeResult`: available or
+not, why, how to fix it, and any :class:`~wattlm.sensors.base.Problem`) and happens only when
+asked, never at import.
+
+**Selection rule.** Every sensor of an available backend makes a claim: a role, a scope (the
+physical thing measured), a priority, and the roles it also covers. Claims of one backend with
+the same role, scope, priority and coverage form a group (RAPL's two packages, say). Groups are
+taken from the highest priority down (ties: registry order); a group is taken only if none of
+the (role, scope) pairs it fills -- its role and the roles it covers -- is filled already.
+So a device's energy counter beats power sampling, which beats a model; a platform domain
+(RAPL ``psys``, covering ``cpu-package`` and ``memory``) is used only where no better CPU
+source exists, and then nothing else is added for what it includes; RAPL ``core``/``uncore``
+subdomains never claim anything.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
-from typing import Any
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from wattlm.errors import WattlmError
-from wattlm.sensors.base import ProbeResult, Sensor
-from wattlm.sensors.model import probe_cpu_model, probe_memory_model
-from wattlm.sensors.nvml import probe_nvml
-from wattlm.sensors.rapl import RaplDomainSensor, probe_rapl
+from wattlm.sensors.backend import (
+    DEFAULT_POWERCAP_ROOT,
+    Backend,
+    Claim,
+    ProbeContext,
+    resolve_powercap_root,
+)
+from wattlm.sensors.base import ProbeResult, Problem, Sensor
 
-__all__ = ["BACKENDS", "DEFAULT_POWERCAP_ROOT", "probe_all", "resolve_powercap_root",
-           "select_sensors"]
+__all__ = [
+    "DEFAULT_POWERCAP_ROOT",
+    "REGISTRY",
+    "Selection",
+    "backend_names",
+    "choose",
+    "load_backends",
+    "probe_all",
+    "resolve_powercap_root",
+    "select",
+    "select_sensors",
+]
 
-#: Probe order (also the order of :func:`probe_all`'s results).
-BACKENDS = ("nvml", "rapl", "cpu-model", "memory-model")
-DEFAULT_POWERCAP_ROOT = "/sys/class/powercap"
+#: Every backend, in probe order, as ``"module:attribute"``. A new backend is one line here.
+REGISTRY: tuple[str, ...] = (
+    "wattlm.sensors.nvml:BACKEND",
+    "wattlm.sensors.amd:BACKEND",
+    "wattlm.sensors.gaudi:BACKEND",
+    "wattlm.sensors.apple:BACKEND",
+    "wattlm.sensors.rapl:BACKEND",
+    "wattlm.sensors.modelled:CPU_BACKEND",
+    "wattlm.sensors.modelled:MEMORY_BACKEND",
+)
 
 
-def resolve_powercap_root(powercap_root: str | os.PathLike[str] | None = None,
-                          environ: Mapping[str, str] | None = None) -> str:
-    """Return the powercap root: argument, else ``WATTLM_POWERCAP_ROOT``, else sysfs."""
-    if powercap_root is not None:
-        return os.fspath(powercap_root)
-    env = os.environ if environ is None else environ
-    return env.get("WATTLM_POWERCAP_ROOT") or DEFAULT_POWERCAP_ROOT
+def load_backends(entries: Sequence[str] = REGISTRY) -> list[Backend]:
+    """Import the backend declarations named ``"module:attribute"`` (in order).
+
+    Raises:
+        WattlmError: an entry does not name a :class:`Backend` (a programming error).
+    """
+    backends: list[Backend] = []
+    for entry in entries:
+        module_name, _, attribute = entry.partition(":")
+        backend = getattr(importlib.import_module(module_name), attribute or "BACKEND", None)
+        if not isinstance(backend, Backend):
+            raise WattlmError(f"sensor registry entry {entry!r} is not a Backend declaration")
+        backends.append(backend)
+    return backends
 
 
-def probe_all(*, powercap_root: str | os.PathLike[str] | None = None,
-              nvml_module: Any | None = None, pid: int | None = None,
-              environ: Mapping[str, str] | None = None) -> list[ProbeResult]:
-    """Probe every backend in order: nvml, rapl, cpu-model, memory-model.
+def backend_names(backends: Sequence[Backend] | None = None) -> list[str]:
+    """Names of the registered backends, in probe order."""
+    return [b.name for b in (load_backends() if backends is None else backends)]
+
+
+def probe_all(context: ProbeContext | None = None, *,
+              backends: Sequence[Backend] | None = None) -> list[ProbeResult]:
+    """Probe every backend in registry order.
 
     Args:
-        powercap_root: powercap directory; None reads ``WATTLM_POWERCAP_ROOT`` from ``environ``
-            (or ``os.environ``), else ``/sys/class/powercap``.
-        nvml_module: ``pynvml`` or a fake; None imports ``pynvml`` lazily (absent: the nvml
-            result says "nvidia-ml-py not installed" with the install hint).
-        pid: root of the tracked process tree (default: this process).
-        environ: environment for ``CUDA_VISIBLE_DEVICES``, ``WATTLM_POWERCAP_ROOT`` and
-            ``WATTLM_CPU_TDP_W`` (default ``os.environ``).
+        context: what the probes read (None: this machine, :meth:`ProbeContext.create`).
+        backends: the backends to probe (None: :data:`REGISTRY`).
 
     Returns:
-        One :class:`ProbeResult` per backend, with NEW sensor objects on every call (sensors are
-        stateful). The sysfs walk and the TDP-table match are cached per argument.
+        One :class:`ProbeResult` per backend, with NEW sensor objects on every call (sensors
+        are stateful). A probe that raises (an OS error, or a vendor library of an unexpected
+        version) becomes an unavailable result ("probe failed", problem ``W149``).
     """
-    env = os.environ if environ is None else environ
-    root = resolve_powercap_root(powercap_root, env)
-    tracked = os.getpid() if pid is None else pid
+    ctx = ProbeContext.create() if context is None else context
     results: list[ProbeResult] = []
-    probes: tuple[tuple[str, Callable[[], ProbeResult]], ...] = (
-        ("nvml", lambda: probe_nvml(nvml_module, env)),
-        ("rapl", lambda: probe_rapl(root)),
-        ("cpu-model", lambda: probe_cpu_model(tracked, environ=env)),
-        ("memory-model", lambda: probe_memory_model(tracked)),
-    )
-    for backend, probe in probes:
+    for backend in load_backends() if backends is None else backends:
         try:
-            results.append(probe())
-        except (OSError, WattlmError) as e:  # unexpected trouble reading the system
-            results.append(ProbeResult(backend, False, f"probe failed: {e}"))
+            result = backend.probe(ctx)
+        except Exception as e:  # noqa: BLE001 - a vendor library's surprise must not stop the job
+            why = str(e) if isinstance(e, (OSError, WattlmError)) else f"{type(e).__name__}: {e}"
+            result = ProbeResult(backend.name, False, f"probe failed: {why}",
+                                 problems=[Problem("W149", f"{backend.name}: probe failed: "
+                                                   f"{why}")])
+        results.append(result)
     return results
 
 
-def select_sensors(results: list[ProbeResult]) -> list[Sensor]:
-    """Choose the sensors a run uses, so that no energy is counted twice.
+@dataclass
+class Selection:
+    """The sensors a run uses, their claims, and the problems the probes met."""
 
-    Rule (also in ``docs/methodology/measurement.md``):
+    sensors: list[Sensor] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
-    1. every NVML GPU;
-    2. CPU: the readable RAPL ``package`` domains (one per socket); if there is none, the
-       ``psys`` domain (whole platform); if neither, the modelled CPU;
-    3. memory: the RAPL ``dram`` domains when present, else the modelled memory, except when
-       ``psys`` was chosen in step 2 (psys already includes memory, so nothing is added).
 
-    RAPL ``core`` / ``uncore`` subdomains are never used: they are inside their package.
+def select(results: Sequence[ProbeResult],
+           backends: Sequence[Backend] | None = None) -> Selection:
+    """Apply the selection rule (module docstring) to probe results.
 
     Args:
         results: the output of :func:`probe_all`.
+        backends: the declarations that produced them (None: :data:`REGISTRY`).
 
     Returns:
-        The chosen sensors, GPUs first.
+        The chosen sensors in the order taken (highest priority first, registry order within),
+        with their claims, and every problem of every result.
     """
-    by_backend = {r.backend: r for r in results if r.available}
-    chosen: list[Sensor] = []
-    if "nvml" in by_backend:
-        chosen.extend(by_backend["nvml"].sensors)
-    rapl = [s for s in by_backend["rapl"].sensors if isinstance(s, RaplDomainSensor)] \
-        if "rapl" in by_backend else []
-    packages = [s for s in rapl if s.role == "package"]
-    psys = [s for s in rapl if s.role == "psys"]
-    dram = [s for s in rapl if s.role == "dram"]
-    if packages:
-        chosen.extend(packages)
-    elif psys:
-        chosen.extend(psys)
-    elif "cpu-model" in by_backend:
-        chosen.extend(by_backend["cpu-model"].sensors)
-    if packages or not psys:
-        if dram:
-            chosen.extend(dram)
-        elif "memory-model" in by_backend:
-            chosen.extend(by_backend["memory-model"].sensors)
+    by_name = {b.name: b for b in (load_backends() if backends is None else backends)}
+    groups: dict[tuple[str, Claim], list[Sensor]] = {}
+    for result in results:
+        backend = by_name.get(result.backend)
+        if not result.available or backend is None:
+            continue
+        for sensor in result.sensors:
+            claim = backend.claim(sensor)
+            if claim is not None:
+                groups.setdefault((result.backend, claim), []).append(sensor)
+    order = {name: i for i, name in enumerate(r.backend for r in results)}
+    ranked = sorted(groups.items(), key=lambda g: (-g[0][1].priority, order[g[0][0]]))
+    filled: set[tuple[str, str]] = set()
+    chosen = Selection(problems=[p for r in results for p in r.problems])
+    for (_, claim), sensors in ranked:
+        keys = claim.keys()
+        if any(key in filled for key in keys):
+            continue
+        filled.update(keys)
+        chosen.sensors.extend(sensors)
+        chosen.claims.extend(claim for _ in sensors)
     return chosen
+
+
+def select_sensors(results: Sequence[ProbeResult],
+                   backends: Sequence[Backend] | None = None) -> list[Sensor]:
+    """The sensors :func:`select` chooses (see the module docstring for the rule)."""
+    return select(results, backends).sensors
+
+
+def choose(context: ProbeContext | None = None, *,
+           backends: Sequence[Backend] | None = None) -> Selection:
+    """Probe, select, and close every sensor that was not selected.
+
+    Args:
+        context: what the probes read (None: this machine).
+        backends: the backends (None: :data:`REGISTRY`).
+    """
+    declared = load_backends() if backends is None else list(backends)
+    results = probe_all(context, backends=declared)
+    selection = select(results, declared)
+    kept = {id(s) for s in selection.sensors}
+    for result in results:
+        for sensor in result.sensors:
+            if id(sensor) not in kept:
+                try:
+                    sensor.close()
+                except Exception:  # noqa: BLE001, S110 - closing is best effort
+                    pass
+    return selection
+

@@ -23,6 +23,7 @@ from wattlm.config import Settings, resolve_settings
 from wattlm.errors import (
     AccountingWarning,
     MeasurementWarning,
+    SensorWarning,
     StoreWarning,
     WattlmError,
     warn,
@@ -61,7 +62,7 @@ class Tracker:
     Args:
         settings: resolved settings (region, project, interval, store, baseline, ...).
         sensors: channels to read; by default probed on this machine
-            (:func:`wattlm.sensors.registry.probe_all` then ``select_sensors``).
+            (:func:`wattlm.sensors.registry.choose`).
         pid: root of the process tree that modelled sensors follow (default: this process).
         command: the command being measured (``wattlm run``), stored with the run.
         distributed: None detects a ``torch.distributed`` job (rank 0 then stores one run for
@@ -136,11 +137,14 @@ class Tracker:
             self._store = open_store(self.settings.db_path)  # strict: unwritable store raises
         sensors = self._given_sensors
         if sensors is None:
-            from wattlm.sensors.registry import probe_all, select_sensors
+            from wattlm.sensors.backend import ProbeContext
+            from wattlm.sensors.registry import choose
 
-            sensors = select_sensors(probe_all(
+            chosen = choose(ProbeContext.create(
                 powercap_root=self.settings.powercap_root,
                 pid=self._job.sensor_pid(self._pid) if self._job else self._pid))
+            sensors = chosen.sensors  # bad input met while probing: warned, the run goes on
+            self._warnings.extend(warn(p.message, SensorWarning, p.code) for p in chosen.problems)
         if self._job is not None:  # this rank's GPUs; shared sensors on one rank per node
             sensors = self._job.assign(sensors)
         if self.settings.baseline_s > 0:
