@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
 import sqlite3
+import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from tests.store._helpers import DEVICES, STARTED_AT, finished_record
 from wattlm.errors import InvalidInputError, MissingExtraError, StoreError
-from wattlm.store import open_store, select_evenly
+from wattlm.store import StoreNotFoundError, open_store, select_evenly
 from wattlm.store.sqlite import SCHEMA_VERSION, SQLiteStore
 
 
@@ -90,3 +95,94 @@ def test_postgres_url_fails_clearly() -> None:
     assert "secret" not in str(info.value)
 
 
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_a_real_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    shutil.copyfile(DATA / "runs-v1.db", path)  # made by data/make_v1_store.py at schema 1
+    with SQLiteStore(path, read_only=True) as reader:  # a reader never upgrades
+        assert [r.id for r in reader.list_runs()] == [2, 1]
+        assert reader.get_run(1).devices[0].model == "NVIDIA H100 80GB HBM3"
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
+    before = SQLiteStore(path, read_only=True).get_run(1).to_dict()
+    with SQLiteStore(path) as store:  # a writer upgrades
+        finished, crashed = store.get_run(1), store.get_run(2)
+        assert finished.to_dict() == before
+        assert [d.model for d in finished.devices] == ["NVIDIA H100 80GB HBM3",
+                                                       "Intel Xeon Platinum 8480+"]
+        assert [p.name for p in store.phases(1)] == ["train"]
+        assert crashed.status == "interrupted"  # its writer was SIGKILLed
+        assert crashed.devices[0].model is None  # schema 1 never stored it: unknown, not guessed
+        assert len(store.samples(2)[1]) == 55
+        summary = {r.id: r for r in store.list_summaries()}[1]
+        assert (summary.provenance, summary.exit_code) == (finished.provenance, None)
+        run_id = store.create_run(project="new", started_at=STARTED_AT, devices=[
+            replace(DEVICES[0], model="NVIDIA A100-SXM4-40GB")])
+        assert run_id == 3 and store.get_run(3).devices[0].model == "NVIDIA A100-SXM4-40GB"
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(devices)")}
+        assert "model" in columns
+    finally:
+        conn.close()
+
+
+def test_other_urls_are_refused_and_sqlite_urls_accepted(tmp_path: Path) -> None:
+    for url in ("mysql://me:secret@db/runs", "http://x/runs.db", "sqlite://relative.db"):
+        with pytest.raises(StoreError, match="supported: a file path, sqlite:///path, "
+                           "postgresql://") as info:
+            open_store(url)
+        assert "secret" not in str(info.value)
+    assert not Path("mysql:").exists() and not Path("http:").exists()
+    with open_store(f"sqlite:///{tmp_path}/via-url.db") as store:
+        assert store.location == str(tmp_path / "via-url.db")
+    assert (tmp_path / "via-url.db").exists()
+
+
+def test_reading_a_mistyped_path_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "dir" / "runs.db"
+    with pytest.raises(StoreNotFoundError, match=f"no store at {missing}"):
+        open_store(missing, read_only=True)
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_store_on_a_read_only_directory_can_be_read(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = folder / "runs.db"
+    with open_store(path) as store:
+        run_id = store.create_run(project="p", started_at=STARTED_AT, devices=DEVICES)
+        store.finish_run(finished_record(run_id))
+    for extra in ("runs.db-wal", "runs.db-shm"):
+        assert not (folder / extra).exists()  # closed cleanly: no -shm to read through
+    # root ignores permission bits, so make the directory unwritable with an immutable mount
+    # when possible, and otherwise prove the fallback itself (immutable=1) reads the file
+    mounted = _read_only_bind(folder)
+    try:
+        with open_store(path, read_only=True) as reader:
+            assert reader.get_run(run_id).to_dict() == finished_record(run_id).to_dict()
+            if mounted:
+                assert getattr(reader._d, "immutable", False)  # noqa: SLF001
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(folder)], check=False)
+
+
+def _read_only_bind(folder: Path) -> bool:
+    """Bind-mount ``folder`` read-only onto itself (root, Linux); False if not possible."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    first = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True,
+                           check=False)
+    if first.returncode != 0:
+        return False
+    again = subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], capture_output=True,
+                           check=False)
+    if again.returncode != 0:
+        subprocess.run(["umount", str(folder)], check=False)
+        return False
+    return True

@@ -67,8 +67,8 @@ def open_store(target: str | os.PathLike[str] | None = None, *,
 
         return open_postgres(text, read_only=read_only)
     if text.lower().startswith(_SQLITE_URL):
-        text = text[len(_SQLITE_URL) - 1:]
-        if text == "/":
+        text = text[len(_SQLITE_URL):]  # as SQLAlchemy: sqlite:///rel.db, sqlite:////abs.db
+        if not text.strip("/"):
             raise StoreError(f"the store URL {target!s} names no file; {_SUPPORTED}")
     elif _ANY_URL.match(text):
         from wattlm.store._url import redact_url

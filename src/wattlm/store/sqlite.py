@@ -261,11 +261,12 @@ class _SQLiteDialect(Dialect):
 
     def _remember(self) -> None:
         if self.memory or self.read_only:
-            self._ident = self._wal = None
+            self._ident = self._wal = self._shm = None
             self._had_size = False
             return
         self._ident = _identity(self.path)
         self._wal = _identity(Path(f"{self.path}-wal"))
+        self._shm = _identity(Path(f"{self.path}-shm"))
         with suppress(OSError):
             self._had_size = self.path.stat().st_size > 0
 
@@ -294,10 +295,14 @@ class _SQLiteDialect(Dialect):
             with suppress(OSError):
                 self.path.unlink()
             self._emptied = False
-        if not self.path.exists():  # a stale -wal must never be replayed into a new file
-            for suffix in ("-wal", "-shm"):
+        # the old file's -wal must never be replayed into the new one: remove the -wal and
+        # -shm that are the old connection's (it keeps them open), or all if there is no file
+        fresh = not self.path.exists()
+        for suffix, known in (("-wal", self._wal), ("-shm", self._shm)):
+            name = Path(f"{self.path}{suffix}")
+            if fresh or (known is not None and _identity(name) == known):
                 with suppress(OSError):
-                    Path(f"{self.path}{suffix}").unlink()
+                    name.unlink()
         conn = self._open_for_writing()
         if old is not None:
             self._retired.append(old)
@@ -332,6 +337,7 @@ class _SQLiteDialect(Dialect):
             raise
         if write and not self.memory:
             self._wal = _identity(Path(f"{self.path}-wal"))
+            self._shm = _identity(Path(f"{self.path}-shm"))
             if not self._had_size:
                 with suppress(OSError):
                     self._had_size = self.path.stat().st_size > 0

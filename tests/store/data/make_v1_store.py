@@ -1,8 +1,8 @@
 """How tests/store/data/runs-v1.db was made (run once, with wattlm at commit 4744b49, schema 1).
 
     PYTHONPATH=src python tests/store/data/make_v1_store.py /tmp/v1.db
-    python -c "import sqlite3; c = sqlite3.connect('/tmp/v1.db')
-        c.execute('PRAGMA wal_checkpoint(TRUNCATE)')"   # (one line)
+    python -c "import sqlite3; sqlite3.connect('/tmp/v1.db').execute(
+        'PRAGMA wal_checkpoint(TRUNCATE)')"
     cp /tmp/v1.db tests/store/data/runs-v1.db
 
 (the checkpoint folds the killed writer's WAL into the file, so the one file holds both runs;
