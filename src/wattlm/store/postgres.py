@@ -280,7 +280,7 @@ class _PostgresDialect(Dialect):
                     "not a wattlm store; choose another with ?schema=NAME in the URL")
         if version == 0 and self.read_only:
             raise StoreNotFoundError(f"no wattlm store in schema {t.schema} of {self.location}:"
-                                     " nothing has been measured into it; " + _HINT)
+                                     " no runs yet, nothing has been measured into it; " + _HINT)
 
     def _version(self, conn: sa.Connection) -> int:
         t = self.tables

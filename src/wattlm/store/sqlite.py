@@ -172,8 +172,8 @@ class _SQLiteDialect(Dialect):
     def _open_read_only(self) -> sqlite3.Connection:
         if not self.path.exists():
             raise StoreNotFoundError(
-                f"no store at {self.location}: nothing has been measured into it (is the path "
-                f"mistyped?); {_HINT}")
+                f"no store at {self.location}: no runs yet, nothing has been measured into it "
+                f"(is the path mistyped?); {_HINT}")
         if self.path.is_dir():
             raise StoreError(f"the store {self.location} is a directory, not a file; {_HINT}")
         uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
@@ -221,8 +221,8 @@ class _SQLiteDialect(Dialect):
                 raise StoreError(
                     f"{self.location} is an SQLite database but not a wattlm store; {_HINT}")
             if read_only:
-                raise StoreNotFoundError(f"the store {self.location} is empty: nothing has "
-                                         f"been measured into it; {_HINT}")
+                raise StoreNotFoundError(f"the store {self.location} is empty: no runs yet, "
+                                         f"nothing has been measured into it; {_HINT}")
         self.version = version
         return version
 
