@@ -180,10 +180,19 @@ class Lister:
                              build=self._summary)
 
     def list_documents(self, *, limit: int = 50, project: str | None = None,
-                       before: int | None = None) -> list[str]:
-        """Up to ``limit`` runs as stored JSON text, newest first (see ``Store``)."""
+                       before: int | None = None, ids: list[int] | None = None) -> list[str]:
+        """Up to ``limit`` runs as stored JSON text, newest first (see ``Store``).
+
+        ``ids``, when given, receives the id of each document listed (for paging).
+        """
 
         def build(cur: Cursor, row: tuple[Any, ...]) -> str:
+            text = encode(cur, row)
+            if ids is not None:
+                ids.append(int(row[0]))
+            return text
+
+        def encode(cur: Cursor, row: tuple[Any, ...]) -> str:
             document = row[-1]
             if document is None:
                 return finite_json(self._full(cur, row).to_dict())

@@ -150,11 +150,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def list_documents(self, *, limit: int = 50, project: str | None = None,
-                       before: int | None = None) -> list[str]:
+                       before: int | None = None, ids: list[int] | None = None) -> list[str]:
         """Up to ``limit`` runs, newest first, as the stored JSON text of each record.
 
-        Finished runs are passed through as stored (no parsing); runs that never finished are
-        rebuilt and encoded. Damaged runs are skipped with a W322 warning.
+        Finished runs are passed through as stored (checked to be JSON, not rebuilt); runs
+        that never finished are rebuilt and encoded. Damaged runs are skipped with a W322
+        warning. ``ids``, when given, receives the id of each document listed.
         """
 
     @abc.abstractmethod
