@@ -130,7 +130,8 @@ class Lister:
     def _listing(self, action: str, limit: int, project: str | None, before: int | None,
                  *, record: bool, build: Callable[[Cursor, tuple[Any, ...]], T]) -> list[T]:
         _limit(limit)
-        clauses, params = [], {"limit": limit}
+        clauses: list[str] = []
+        params: dict[str, Any] = {"limit": limit}
         if project is not None:
             clauses.append("project = :project")
             params["project"] = project
@@ -212,8 +213,10 @@ class Lister:
 
     def projects(self) -> list[str]:
         """The project names that have runs, sorted."""
-        return self._read("list projects", lambda cur: [p for (p,) in cur.rows(self._sql(
-            "SELECT DISTINCT project FROM {p}runs ORDER BY project"))])
+        names: list[str] = self._read("list projects", lambda cur: [
+            str(p) for (p,) in cur.rows(self._sql(
+                "SELECT DISTINCT project FROM {p}runs ORDER BY project"))])
+        return names
 
     def count_runs(self, project: str | None = None) -> int:
         """How many runs the store holds (of one project, if given)."""

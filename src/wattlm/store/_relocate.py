@@ -80,10 +80,11 @@ class Relocator:
         saved: dict[int, tuple[Any, int]] = {}
         for caller_id in self._runs:
             stored_id = self.current_id(caller_id)
+            def read(cur: Any, run_id: int = stored_id) -> tuple[Any, int]:
+                return _samples_of(store, cur, run_id)
+
             try:
-                saved[caller_id] = store._read(  # noqa: SLF001 - the old connection
-                    "read a run to relocate",
-                    lambda cur, i=stored_id: _samples_of(store, cur, i))
+                saved[caller_id] = store._read("read a run to relocate", read)  # noqa: SLF001
             except StoreError as e:
                 _log.debug("run %s: samples unreadable after the store moved: %s", caller_id, e)
                 saved[caller_id] = (None, 0)

@@ -17,9 +17,65 @@ import json
 
 from wattlm.store.dialect import Cursor
 
-__all__ = ["SCHEMA_VERSION", "upgrade"]
+__all__ = ["SCHEMA_VERSION", "SQLITE_VERSION_1", "upgrade"]
 
 SCHEMA_VERSION = 2
+
+#: SQLite's version 1: the tables (PostgreSQL's are in wattlm.store.postgres)
+SQLITE_VERSION_1: tuple[str, ...] = (
+    """CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        project TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        started_s REAL,
+        status TEXT NOT NULL,
+        host TEXT NOT NULL DEFAULT '',
+        pid INTEGER,
+        pid_created_s REAL,
+        region TEXT,
+        command TEXT,
+        extra TEXT NOT NULL DEFAULT '{}',
+        n_devices INTEGER NOT NULL,
+        duration_s REAL,
+        energy_j REAL,
+        emissions_g REAL,
+        degraded INTEGER NOT NULL DEFAULT 0,
+        record TEXT
+    )""",
+    "CREATE INDEX runs_by_project ON runs (project, id)",
+    "CREATE INDEX runs_by_started_at ON runs (started_at)",
+    """CREATE TABLE devices (
+        run_id INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        provenance TEXT NOT NULL,
+        update_period_s REAL NOT NULL DEFAULT 0,
+        node TEXT,
+        rank INTEGER,
+        PRIMARY KEY (run_id, position)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE phases (
+        run_id INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        start_s REAL NOT NULL,
+        duration_s REAL NOT NULL,
+        energy_j REAL NOT NULL,
+        device_energy_j TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (run_id, position)
+    ) WITHOUT ROWID""",
+    # One row per batch of samples (one add_samples call, or SAMPLES_PER_CHUNK after
+    # downsampling). data: ``count`` records of (time_s, energy_j of each device in the
+    # run's device order), little-endian float64.
+    """CREATE TABLE samples (
+        run_id INTEGER NOT NULL,
+        first_s REAL NOT NULL,
+        count INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (run_id, first_s)
+    ) WITHOUT ROWID""",
+)
 
 _TO_2 = (
     "ALTER TABLE {p}devices ADD COLUMN model TEXT",

@@ -25,6 +25,7 @@ from wattlm.store._listing import Lister, finite_json
 from wattlm.store.base import (
     MAX_RUN_ID,
     MAX_SAMPLES_PER_RUN,
+    DamagedRunError,
     Store,
     chunk_rows,
     needs_rewrite,
@@ -309,12 +310,17 @@ class SQLStore(Lister, Store):
             if cur.one(self._sql("SELECT 1 FROM {p}runs WHERE id = :id"),
                        {"id": run_id}) is None:
                 raise self._unknown(cur, run_id)
-            return [
-                PhaseRecord(name=name, start_s=start_s, duration_s=duration_s,
-                            energy_j=energy_j, device_energy_j=json.loads(per_device))
-                for name, start_s, duration_s, energy_j, per_device in cur.rows(self._sql(
-                    "SELECT name, start_s, duration_s, energy_j, device_energy_j FROM "
-                    "{p}phases WHERE run_id = :id ORDER BY position"), {"id": run_id})]
+            rows = cur.rows(self._sql(
+                "SELECT name, start_s, duration_s, energy_j, device_energy_j FROM {p}phases "
+                "WHERE run_id = :id ORDER BY position"), {"id": run_id})
+            try:
+                return [PhaseRecord(name=name, start_s=start_s, duration_s=duration_s,
+                                    energy_j=energy_j, device_energy_j=json.loads(per_device))
+                        for name, start_s, duration_s, energy_j, per_device in rows]
+            except ValueError as e:
+                raise DamagedRunError(f"run {run_id} in {self.location} is damaged: a phase's "
+                                      f"device energies are not valid JSON ({e})",
+                                      run_id) from e
 
         return self._read("read phases", body)
 
