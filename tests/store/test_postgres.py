@@ -17,7 +17,9 @@ import pytest
 
 from tests.store._helpers import DEVICES, STARTED_AT
 from wattlm.errors import StoreError
+from wattlm.records import DeviceInfo
 from wattlm.store import open_store
+from wattlm.units import Provenance
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -167,3 +169,40 @@ def test_a_user_who_cannot_write_is_refused_at_the_door(postgres_url: str) -> No
     _sql(postgres_url, "REVOKE DELETE ON samples FROM current_user")
     with pytest.raises(StoreError, match=r"cannot DELETE on wattlm_test_\w+\.samples"):
         open_store(postgres_url)
+
+
+def test_a_version_1_schema_is_upgraded_in_place(postgres_url: str) -> None:
+    postgres = _postgres()
+    import sqlalchemy as sa
+
+    schema = _schema(postgres_url)
+    tables = postgres._Tables(schema)  # noqa: SLF001 - the version-1 DDL, as shipped
+    url = sa.engine.make_url(postgres_url.rsplit("?", 1)[0]).set(
+        drivername="postgresql+psycopg")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:  # what a version-1 wattlm left: one finished run
+            conn.execute(sa.schema.CreateSchema(schema))
+            tables.create_version_1(conn)
+            conn.execute(tables.meta.insert().values(key="schema_version", value="1"))
+            run_id = conn.execute(tables.runs.insert().values(
+                project="old", started_at=STARTED_AT, status="failed", n_devices=1,
+                record='{"id": 1, "project": "old", "started_at": "' + STARTED_AT + '", '
+                       '"duration_s": 2.0, "energy_j": 10.0, "exit_code": 4, '
+                       '"status": "failed", "provenance": "measured"}',
+            ).returning(tables.runs.c.id)).scalar_one()
+            conn.execute(tables.devices.insert().values(
+                run_id=run_id, position=0, name="gpu0", kind="gpu", provenance="measured"))
+    finally:
+        engine.dispose()
+    with open_store(postgres_url, read_only=True) as reader:  # readers do not upgrade
+        assert reader.get_run(run_id).exit_code == 4
+    assert _sql(postgres_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
+    with open_store(postgres_url) as store:
+        summary = store.list_summaries()[0]
+        assert (summary.status, summary.exit_code, summary.provenance.value) == (
+            "failed", 4, "measured")
+        new = store.create_run(project="new", started_at=STARTED_AT, devices=[
+            DeviceInfo("gpu0", "gpu", Provenance.MEASURED, model="NVIDIA H100 80GB HBM3")])
+        assert store.samples(new)[0][0].model == "NVIDIA H100 80GB HBM3"
+    assert _sql(postgres_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
