@@ -129,3 +129,81 @@ def test_the_tracker_result_names_the_recreated_run(tmp_path: Path) -> None:
         stored = again.get_run(1)
         assert stored.project == "job" and stored.energy_j == pytest.approx(result.energy_j)
         assert len(again.samples(1)[1]) >= 10  # samples from before the deletion survived
+
+
+def _small_tmpfs(folder: Path) -> bool:
+    """Mount a 256 KiB tmpfs on ``folder`` (root, Linux); False if not possible."""
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
+                          capture_output=True, check=False)
+    return done.returncode == 0
+
+
+def test_a_full_disk_keeps_the_samples_for_a_retry_and_the_run_as_json(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    folder = tmp_path / "small"
+    if not _small_tmpfs(folder):
+        pytest.skip("needs root and mount to make a small file system")
+    store = open_store(folder / "runs.db")
+    try:
+        run_id = store.create_run(project="p", started_at=STARTED_AT, devices=DEVICES)
+        store.add_samples(run_id, ramp(10))
+        filler = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+        try:  # the disk fills up mid-run
+            while os.write(filler, b"\0" * 4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(filler)
+        with pytest.raises(StoreError, match="cannot add samples"):
+            store.add_samples(run_id, ramp(20_000, start=10))  # kept by the caller, retried
+        monkeypatch.chdir(tmp_path)
+        record = finished_record(run_id)
+        record.devices[0].name = "x" * 300_000  # a record that cannot fit either
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            store.finish_run(record)
+        store.close()
+        [message] = _store_warnings(caught)
+        assert message.startswith(f"W321: run {run_id} could not be saved in the store")
+        assert message.endswith(".json") and f" to {tmp_path}/wattlm-run-bert-" in message
+        assert record.id is None
+        (folder / "filler").unlink()
+        with open_store(folder / "runs.db", read_only=True) as again:  # nothing half-written
+            back = again.get_run(run_id)
+            assert back.status == "running" and again.samples(run_id)[1] == ramp(10)
+    finally:
+        store.close()
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_wattlm_run_names_the_run_as_stored_after_the_child_deletes_the_store(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from wattlm.cli.main import main
+
+    db = tmp_path / "job.db"
+    with open_store(db) as other:
+        other.create_run(project="earlier", started_at=STARTED_AT, devices=DEVICES)
+    script = ("import os, time; time.sleep(0.3); "
+              + "; ".join(f"os.path.exists({str(db) + s!r}) and os.remove({str(db) + s!r})"
+                          for s in ("", "-wal", "-shm")) + "; time.sleep(0.3)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["run", "--db", str(db), "--region", "FR", "--", sys.executable, "-c",
+                     script]) == 0
+    err = capsys.readouterr().err
+    assert "W320: " in err and "continues as run 1" in err
+    assert "run 2" not in err.split("W320")[0]  # nothing claims the lost id before the warning
+    with open_store(db, read_only=True) as again:
+        [run] = again.list_runs()
+        assert run.id == 1 and run.command is not None and run.command[0] == sys.executable
