@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.store._helpers import DEVICES, STARTED_AT, finished_record
+from tests.store._helpers import DEVICES, STARTED_AT, finished_record, ramp
 from wattlm.errors import InvalidInputError, MissingExtraError, StoreError
 from wattlm.store import StoreNotFoundError, open_store, select_evenly
 from wattlm.store.sqlite import SCHEMA_VERSION, SQLiteStore
@@ -186,3 +186,29 @@ def _read_only_bind(folder: Path) -> bool:
         subprocess.run(["umount", str(folder)], check=False)
         return False
     return True
+
+
+def test_only_store_errors_cross_the_interface(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    store = SQLiteStore(path, busy_timeout_s=0.2)
+    run_id = store.create_run(project="p", started_at=STARTED_AT, devices=DEVICES)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock too long
+    try:
+        with pytest.raises(StoreError, match="cannot add samples: database is locked"):
+            store.add_samples(run_id, ramp(3))
+        with pytest.raises(StoreError, match="cannot downsample a run: database is locked"):
+            store.downsample(run_id)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    store.add_samples(run_id, ramp(3))  # the retry succeeds
+    assert store.samples(run_id)[1] == ramp(3)
+    store.close()
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError, match="junk.db"):
+        open_store(junk, read_only=True)
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(StoreError, match="is a directory"):
+        open_store(tmp_path / "adir", read_only=True)

@@ -138,6 +138,9 @@ class _SQLiteDialect(Dialect):
                              f"store?); {_HINT}") from e
         try:
             self._check_version(conn, read_only=True)
+        except sqlite3.Error as e:
+            conn.close()
+            raise StoreError(f"cannot read the store {self.location}: {e}; {_HINT}") from e
         except BaseException:
             conn.close()
             raise
