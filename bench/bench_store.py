@@ -149,9 +149,13 @@ def listing(count: int) -> None:
         print(f"{count:,} finished runs written in {time.perf_counter() - began:.1f} s "
               f"({os.path.getsize(path) / 1e6:.1f} MB)")
         env = {**os.environ, "WATTLM_DB": str(path)}
+        import resource
+
         figures = {
             f"wattlm runs --limit {count} --format json": _timed(
-                ["runs", "--limit", str(count), "--format", "json"], env),
+                ["runs", "--limit", str(count), "--format", "json"], env)}
+        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        figures |= {
             "wattlm runs": _timed(["runs"], env),
             f"wattlm runs --limit {count}": _timed(["runs", "--limit", str(count)], env),
             "wattlm show last": _timed(["show", "last"], env),
@@ -184,6 +188,7 @@ def listing(count: int) -> None:
         assert json.loads(old) == json.loads(new)
     for name, seconds in figures.items():
         print(f"{name:52s} {seconds:6.3f} s")
+    print(f"peak RSS of `wattlm runs --limit {count} --format json`: {peak_mib:.0f} MiB")
     print(f"listing {count:,} records in-process: parse+rebuild+re-encode {old_s:.3f} s, "
           f"pass-through {new_s:.3f} s, ratio {old_s / new_s:.1f}x")
 
