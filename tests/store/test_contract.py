@@ -274,3 +274,28 @@ def test_device_info_model_survives_a_finished_record(target: str) -> None:
     with open_store(target) as store:
         run_id = store.create_run(project="p", started_at=STARTED_AT, devices=devices)
         assert store.samples(run_id)[0] == devices
+
+
+def test_two_hundred_runs_page_and_pass_through(target: str) -> None:
+    with open_store(target) as store:
+        ids = []
+        for i in range(200):
+            run_id = store.create_run(project=f"p{i % 3}", started_at=STARTED_AT,
+                                      devices=DEVICES)
+            store.finish_run(replace(finished_record(run_id), project=f"p{i % 3}"))
+            ids.append(run_id)
+    with open_store(target, read_only=True) as store:
+        paged: list[int] = []
+        before = None
+        while True:
+            page = store.list_summaries(limit=37, before=before)
+            if not page:
+                break
+            paged += [int(r.id or 0) for r in page]
+            before = paged[-1]
+        assert paged == ids[::-1]
+        listed: list[int] = []
+        texts = store.list_documents(limit=200, project="p1", ids=listed)
+        assert listed == [i for i in ids[::-1] if (i - ids[0]) % 3 == 1]
+        assert [json.loads(t) for t in texts] == [store.get_run(i).to_dict() for i in listed]
+        assert store.projects() == ["p0", "p1", "p2"] and store.count_runs("p2") == 66
