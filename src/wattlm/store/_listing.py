@@ -16,6 +16,7 @@ from wattlm.records import DeviceInfo, RunRecord, Sample
 from wattlm.store.base import (
     MAX_RUN_ID,
     DamagedRunError,
+    check_run_id,
     rebuild_record,
     values_to_samples,
     writer_alive,
@@ -156,8 +157,6 @@ class Lister:
 
     def get_run(self, run_id: int) -> RunRecord:
         """Return the run with this id (see :class:`~wattlm.store.base.Store`)."""
-        from wattlm.store.sql import check_run_id
-
         run_id = self._mover.current_id(check_run_id(run_id))
 
         def body(cur: Cursor) -> RunRecord:
@@ -227,8 +226,6 @@ class Lister:
 
     def samples(self, run_id: int) -> tuple[list[DeviceInfo], list[Sample]]:
         """Return a run's devices and samples in time order (see ``Store``)."""
-        from wattlm.store.sql import check_run_id
-
         run_id = self._mover.current_id(check_run_id(run_id))
 
         def body(cur: Cursor) -> tuple[list[DeviceInfo], list[Sample]]:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from wattlm.errors import StoreError
+from wattlm.errors import InvalidInputError, StoreError
 from wattlm.records import DeviceInfo, PhaseRecord, RunRecord, Sample
 from wattlm.store._rebuild import (
     parse_started_at,
@@ -41,6 +41,7 @@ __all__ = [
     "DamagedRunError",
     "Store",
     "StoreNotFoundError",
+    "check_run_id",
     "chunk_rows",
     "needs_rewrite",
     "pack_samples",
@@ -56,6 +57,18 @@ __all__ = [
 
 #: the largest run id (and ``limit``) a store accepts: a signed 64-bit integer, as in SQL
 MAX_RUN_ID = 2**63 - 1
+
+
+def check_run_id(run_id: int, what: str = "a run id") -> int:
+    """``run_id`` as an int if it is a whole number from 1 to :data:`MAX_RUN_ID`.
+
+    Raises:
+        InvalidInputError: anything else (a huge id would overflow SQL's 64-bit integers).
+    """
+    if isinstance(run_id, bool) or not isinstance(run_id, int) or not 1 <= run_id <= MAX_RUN_ID:
+        raise InvalidInputError(f"{what} must be a whole number from 1 to {MAX_RUN_ID}, "
+                                f"got {run_id!r}")
+    return int(run_id)
 
 
 class StoreNotFoundError(StoreError):

@@ -10,7 +10,6 @@ that cannot be stored at all is written as JSON beside it (W321).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import threading
@@ -23,10 +22,10 @@ from wattlm.records import DeviceInfo, PhaseRecord, RunRecord, Sample
 from wattlm.store import _relocate
 from wattlm.store._listing import Lister, finite_json
 from wattlm.store.base import (
-    MAX_RUN_ID,
     MAX_SAMPLES_PER_RUN,
     DamagedRunError,
     Store,
+    check_run_id,
     chunk_rows,
     needs_rewrite,
     pack_samples,
@@ -38,22 +37,9 @@ from wattlm.store.base import (
 from wattlm.store.dialect import Cursor, Dialect
 from wattlm.units import Provenance
 
-__all__ = ["SQLStore", "check_run_id"]
+__all__ = ["SQLStore"]
 
-_log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def check_run_id(run_id: int, what: str = "a run id") -> int:
-    """``run_id`` as an int if it is a whole number from 1 to :data:`MAX_RUN_ID`.
-
-    Raises:
-        InvalidInputError: anything else (a huge id would overflow SQL's 64-bit integers).
-    """
-    if isinstance(run_id, bool) or not isinstance(run_id, int) or not 1 <= run_id <= MAX_RUN_ID:
-        raise InvalidInputError(f"{what} must be a whole number from 1 to {MAX_RUN_ID}, "
-                                f"got {run_id!r}")
-    return int(run_id)
 
 
 class SQLStore(Lister, Store):
