@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import sys
+import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -40,7 +44,8 @@ def _seed(db: Path) -> tuple[int, int]:
 
 def test_runs_empty_store_is_friendly(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["runs"]) == 0
-    assert "no runs in" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("no store at") and "no runs yet" in out
     assert main(["runs", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
 
@@ -132,4 +137,95 @@ def test_unwritable_store_is_one_error_line(capsys: pytest.CaptureFixture[str],
     (tmp_path / "file").write_text("")
     assert main(["runs", "--db", str(tmp_path / "file" / "runs.db")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("wattlm: error: cannot create the store") and err.count("\n") == 1
+    assert err.startswith("wattlm: error: no store at") and err.count("\n") == 1
+    assert not (tmp_path / "file").read_text()  # nothing written
+
+
+def test_a_failed_command_is_listed_failed_with_its_exit_code(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--quiet", "--", sys.executable, "-c", "raise SystemExit(3)"]) == 3
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    row = capsys.readouterr().out.splitlines()[2].split()
+    assert row[-2:] == ["failed", "3"] or row[-3:-1] == ["failed", "3"]
+    assert main(["runs", "--format", "json"]) == 0
+    [data] = json.loads(capsys.readouterr().out)
+    assert (data["status"], data["exit_code"]) == ("failed", 3)
+
+
+def test_an_unknown_project_names_the_others(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    _seed(tmp_path / "runs.db")
+    assert main(["runs", "--project", "nope"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "no runs in project 'nope' (2 runs in other projects: 'a', 'b')")
+
+
+@pytest.mark.parametrize("argv", [
+    ["show", "99999999999999999999999"], ["show", "9223372036854775808"],
+    ["runs", "--limit", "99999999999999999999999"], ["runs", "--limit", "0"],
+    ["report", "123456789012345678901234567890"],
+])
+def test_huge_ids_and_limits_are_one_clear_line(tmp_path: Path, argv: list[str],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    _seed(tmp_path / "runs.db")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "9223372036854775807" in err
+
+
+def test_other_urls_and_mistyped_paths_are_refused_without_creating_anything(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", "--db", "mysql://me:pw@db/runs"]) == 2
+    err = capsys.readouterr().err
+    assert "supported: a file path, sqlite:///path, postgresql://" in err and "pw" not in err
+    typo = tmp_path / "tpyo" / "runs.db"
+    for argv in (["runs", "--db", str(typo)], ["show", "1", "--db", str(typo)],
+                 ["report", "1", "--db", str(typo)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"wattlm: error: no store at {typo}") and err.count("\n") == 1
+    assert not (tmp_path / "tpyo").exists() and not Path("mysql:").exists()
+
+
+def test_a_damaged_row_is_skipped_with_a_warning(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "runs.db"
+    done, running = _seed(db)
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE runs SET record = 'not json' WHERE id = ?", (done,))
+        conn.execute("UPDATE samples SET data = x'0102' WHERE run_id = ?", (running,))
+    conn.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # as outside pytest: shown by the CLI, one line each
+        assert main(["runs", "--format", "json"]) == 0
+        captured = capsys.readouterr()
+        assert json.loads(captured.out) == []
+        assert main(["runs"]) == 0
+        table = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("wattlm: warning: W322: run ") for line in lines)
+    assert {line.split()[4] for line in lines} == {str(done), str(running)}
+    assert f"W322: run {running} " in table.err and "Traceback" not in table.err
+    assert f"\n{done} " in table.out  # its indexed columns are intact: listed
+    assert main(["show", str(done)]) == 2
+    assert f"run {done} in {db} is damaged" in capsys.readouterr().err
+
+
+def test_readers_do_not_wait_for_a_writer(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "runs.db"
+    done, _ = _seed(db)
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        started = time.monotonic()
+        assert main(["runs"]) == 0
+        assert main(["show", str(done)]) == 0
+        assert time.monotonic() - started < 5.0  # the busy timeout is 30 s
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert str(done) in capsys.readouterr().out

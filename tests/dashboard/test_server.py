@@ -214,7 +214,7 @@ def test_unknown_path_is_escaped_in_the_404_page(server: DashboardServer) -> Non
 
 def test_read_only_methods_and_headers(server: DashboardServer, stored: Stored) -> None:
     status, headers, _ = fetch(server, "/api/runs", method="POST")
-    assert status == 405 and headers["Allow"] == "GET, HEAD"
+    assert status == 405 and headers["Allow"] == "GET, HEAD, OPTIONS"
     assert fetch(server, f"/runs/{stored.evil_id}", method="DELETE")[0] == 405
     status, headers, body = fetch(server, "/", method="HEAD")
     assert status == 200 and body == b"" and int(headers["Content-Length"]) > 100
@@ -252,6 +252,7 @@ def test_parallel_requests(server: DashboardServer, stored: Stored) -> None:
 
 
 def test_empty_store_says_how_to_add_runs(tmp_path: Path) -> None:
+    open_store(tmp_path / "empty.db").close()  # a store with no runs (the dashboard creates none)
     srv = make_server(str(tmp_path / "empty.db"), port=0)
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
@@ -267,6 +268,7 @@ def test_empty_store_says_how_to_add_runs(tmp_path: Path) -> None:
 
 def test_binding_rules(tmp_path: Path) -> None:
     db = str(tmp_path / "b.db")
+    open_store(db).close()
     with pytest.raises(InvalidInputError, match="pass --host explicitly"):
         make_server(db, host="0.0.0.0")
     for bad in (-1, 70000, True):

@@ -76,3 +76,29 @@ def killed_writer(db: str, ready: str) -> None:
         Path(tmp).write_text(f"{run_id} {batch}")
         os.replace(tmp, ready)
         time.sleep(0.05)
+
+
+def raw_sql(target: str, statement: str, params: dict[str, object] | None = None) -> list[tuple]:
+    """Run one statement on a store outside wattlm (SQLite file or PostgreSQL URL + schema)."""
+    if target.startswith("postgresql"):
+        import sqlalchemy as sa
+
+        url, schema = target.rsplit("schema=", 1)
+        parsed = sa.engine.make_url(url.rstrip("?&")).set(drivername="postgresql+psycopg")
+        engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'SET LOCAL search_path = "{schema}"'))
+                result = conn.execute(sa.text(statement), params or {})
+                return [tuple(row) for row in result] if result.returns_rows else []
+        finally:
+            engine.dispose()
+    import sqlite3
+
+    conn = sqlite3.connect(target)
+    try:
+        with conn:
+            rows = conn.execute(statement, params or {}).fetchall()
+        return [tuple(r) for r in rows]
+    finally:
+        conn.close()

@@ -7,19 +7,17 @@ PostgreSQL schema. The URL-only tests at the top need no server.
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.store._helpers import DEVICES, STARTED_AT, T0, finished_record, ramp
-from wattlm.errors import InvalidInputError, StoreError, UnknownNameError
-from wattlm.records import RunRecord, Sample
+from tests.store._helpers import DEVICES, STARTED_AT
+from wattlm.errors import StoreError
+from wattlm.records import DeviceInfo
 from wattlm.store import open_store
 from wattlm.units import Provenance
 
@@ -134,102 +132,11 @@ def test_schema_created_with_version(postgres_url: str) -> None:
     assert tables == {"meta", "runs", "devices", "phases", "samples"}
 
 
-def test_finished_run_round_trips(postgres_url: str) -> None:
-    with open_store(postgres_url) as store:
-        run_id = store.create_run(project="bert", started_at=STARTED_AT, devices=DEVICES,
-                                  region="FR", command=["python", "train.py"],
-                                  extra={"model": "bert-base"})
-        store.add_samples(run_id, ramp(100))
-        record = finished_record(run_id)
-        store.finish_run(record)
-        assert store.get_run(run_id).to_dict() == record.to_dict()
-        assert isinstance(store, _postgres().PostgresStore)
-        assert [p.name for p in store.phases(run_id)] == ["train", "train/epoch-1"]
-        devices, samples = store.samples(run_id)
-        assert devices == DEVICES and samples == ramp(100)  # float64 bit for bit
-    with open_store(postgres_url) as again:  # another connection: still there
-        assert again.get_run(run_id).to_dict() == record.to_dict()
-        assert again.list_runs()[0].to_dict() == record.to_dict()
-
-
-def test_running_run_is_rebuilt_from_last_sample(postgres_url: str) -> None:
-    with open_store(postgres_url) as store:
-        run_id = store.create_run(project="p", started_at=STARTED_AT, devices=DEVICES)
-        # 300 W and 50 W for 9 s, then 600 W / 50 W for one second (the peak)
-        store.add_samples(run_id, ramp(10) + [Sample(T0 + 10, (300.0 * 9 + 600.0, 500.0))])
-        record = store.get_run(run_id)
-    assert record.status == "running"  # this process is the writer, alive
-    assert record.degraded and record.warnings[0].startswith("W305")
-    assert record.duration_s == pytest.approx(10.0)
-    assert [d.energy_j for d in record.devices] == [3300.0, 500.0]
-    assert record.devices[0].peak_power_w == pytest.approx(600.0)
-    assert record.peak_power_w == pytest.approx(650.0)
-    assert record.provenance is Provenance.MODELLED
-
-
-def test_unknown_runs_limits_and_bad_samples(postgres_url: str) -> None:
-    with open_store(postgres_url) as store:
-        with pytest.raises(UnknownNameError, match=r"no run 42 in .*; the store is empty"):
-            store.get_run(42)
-        ids = [store.create_run(project=p, started_at=STARTED_AT, devices=DEVICES)
-               for p in ("a", "b", "a", "a")]
-        with pytest.raises(UnknownNameError, match=rf"no run 4242 in .*; newest is {ids[-1]}"):
-            store.add_samples(4242, ramp(1))
-        with pytest.raises(UnknownNameError):
-            store.finish_run(RunRecord(id=4242, project="p", started_at="", duration_s=0,
-                                       energy_j=0))
-        assert [r.id for r in store.list_runs()] == ids[::-1]
-        assert [r.id for r in store.list_runs(project="a", limit=2)] == [ids[3], ids[2]]
-        run_id = ids[0]
-        store.add_samples(run_id, ramp(3))
-        with pytest.raises(InvalidInputError, match="2 devices but the sample at .* has 3"):
-            store.add_samples(run_id, [*ramp(2, start=3), Sample(T0 + 9, (1.0, 2.0, 3.0))])
-        with pytest.raises(InvalidInputError, match="non-finite"):
-            store.add_samples(run_id, [Sample(T0 + 9, (math.nan, 1.0))])
-        store.add_samples(run_id, ramp(3))  # a retried flush (same first time) replaces
-        assert store.samples(run_id)[1] == ramp(3)
-        store.finish_run(RunRecord(id=run_id, project="a", started_at=STARTED_AT,
-                                   duration_s=2.0, energy_j=700.0))
-        with pytest.raises(InvalidInputError, match="is finished"):
-            store.add_samples(run_id, ramp(1, start=5))
-
-
-def test_finish_downsamples_keeping_totals_exactly(postgres_url: str) -> None:
-    store = _postgres().PostgresStore(postgres_url, max_samples_per_run=100)
-    run_id = store.create_run(project="p", started_at=STARTED_AT, devices=DEVICES)
-    power = (301.7, 49.3)
-    for start in range(0, 1000, 50):  # 1000 samples; in-flight thinning keeps <= 200
-        store.add_samples(run_id, ramp(50, start=start, interval_s=0.37, power_w=power))
-        assert len(store.samples(run_id)[1]) <= 200
-    last = ramp(1, start=999, interval_s=0.37, power_w=power)[0]
-    assert [d.energy_j for d in store.get_run(run_id).devices] == list(last.energy_j)
-    store.finish_run(RunRecord(id=run_id, project="p", started_at=STARTED_AT,
-                               duration_s=999 * 0.37, energy_j=sum(last.energy_j)))
-    _, kept = store.samples(run_id)
-    assert 2 < len(kept) <= 100
-    assert kept[0].time_s == T0 and kept[-1] == last  # first and last survive, bit for bit
-    gaps = [b.time_s - a.time_s for a, b in zip(kept, kept[1:], strict=False)]
-    assert max(gaps) <= 2.5 * (999 * 0.37) / 99
-    assert _sql(postgres_url, "SELECT count(*), sum(count) FROM samples") == [(1, len(kept))]
-    store.close()
-
-
-def test_downsampling_bounds_rows_of_a_long_run(postgres_url: str) -> None:
-    store = _postgres().PostgresStore(postgres_url, max_samples_per_run=50)
-    run_id = store.create_run(project="p", started_at=STARTED_AT, devices=DEVICES)
-    for start in range(0, 3000, 10):
-        store.add_samples(run_id, ramp(10, start=start))
-    rows, total = _sql(postgres_url, "SELECT count(*), sum(count) FROM samples")[0]
-    assert total <= 100 and rows <= 100
-    assert store.get_run(run_id).devices[0].energy_j == 300.0 * 2999
-    store.close()
-
-
 def test_not_a_wattlm_schema_and_newer_version_are_refused(postgres_url: str) -> None:
     with open_store(postgres_url):
         pass
     _sql(postgres_url, "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(StoreError, match=r"schema version 99 .* up to 1: upgrade wattlm"):
+    with pytest.raises(StoreError, match=r"schema version 99 .* up to 2: upgrade wattlm"):
         open_store(postgres_url)
     other = f"{_schema(postgres_url)}_other"
     try:
@@ -241,36 +148,6 @@ def test_not_a_wattlm_schema_and_newer_version_are_refused(postgres_url: str) ->
                     ) == [(1,)]  # left as it was
     finally:
         _sql(postgres_url, f"DROP SCHEMA IF EXISTS {other} CASCADE")
-
-
-def test_closed_store_raises(postgres_url: str) -> None:
-    store = open_store(postgres_url)
-    store.close()
-    store.close()
-    with pytest.raises(StoreError, match="closed"):
-        store.list_runs()
-
-
-def test_sampler_thread_and_reader_share_a_store(postgres_url: str) -> None:
-    store = open_store(postgres_url)
-    run_id = store.create_run(project="p", started_at=STARTED_AT, devices=DEVICES)
-    errors: list[BaseException] = []
-
-    def sampler() -> None:
-        try:
-            for start in range(0, 300, 10):
-                store.add_samples(run_id, ramp(10, start=start))
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-
-    thread = threading.Thread(target=sampler)
-    thread.start()
-    while thread.is_alive():
-        store.get_run(run_id)
-    thread.join()
-    assert not errors
-    assert store.samples(run_id)[1] == ramp(300)
-    store.close()
 
 
 def test_schema_parameter_separates_stores(postgres_url: str) -> None:
@@ -292,3 +169,40 @@ def test_a_user_who_cannot_write_is_refused_at_the_door(postgres_url: str) -> No
     _sql(postgres_url, "REVOKE DELETE ON samples FROM current_user")
     with pytest.raises(StoreError, match=r"cannot DELETE on wattlm_test_\w+\.samples"):
         open_store(postgres_url)
+
+
+def test_a_version_1_schema_is_upgraded_in_place(postgres_url: str) -> None:
+    postgres = _postgres()
+    import sqlalchemy as sa
+
+    schema = _schema(postgres_url)
+    tables = postgres._Tables(schema)  # noqa: SLF001 - the version-1 DDL, as shipped
+    url = sa.engine.make_url(postgres_url.rsplit("?", 1)[0]).set(
+        drivername="postgresql+psycopg")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:  # what a version-1 wattlm left: one finished run
+            conn.execute(sa.schema.CreateSchema(schema))
+            tables.create_version_1(conn)
+            conn.execute(tables.meta.insert().values(key="schema_version", value="1"))
+            run_id = conn.execute(tables.runs.insert().values(
+                project="old", started_at=STARTED_AT, status="failed", n_devices=1,
+                record='{"id": 1, "project": "old", "started_at": "' + STARTED_AT + '", '
+                       '"duration_s": 2.0, "energy_j": 10.0, "exit_code": 4, '
+                       '"status": "failed", "provenance": "measured"}',
+            ).returning(tables.runs.c.id)).scalar_one()
+            conn.execute(tables.devices.insert().values(
+                run_id=run_id, position=0, name="gpu0", kind="gpu", provenance="measured"))
+    finally:
+        engine.dispose()
+    with open_store(postgres_url, read_only=True) as reader:  # readers do not upgrade
+        assert reader.get_run(run_id).exit_code == 4
+    assert _sql(postgres_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
+    with open_store(postgres_url) as store:
+        summary = store.list_summaries()[0]
+        assert (summary.status, summary.exit_code, summary.provenance.value) == (
+            "failed", 4, "measured")
+        new = store.create_run(project="new", started_at=STARTED_AT, devices=[
+            DeviceInfo("gpu0", "gpu", Provenance.MEASURED, model="NVIDIA H100 80GB HBM3")])
+        assert store.samples(new)[0][0].model == "NVIDIA H100 80GB HBM3"
+    assert _sql(postgres_url, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]

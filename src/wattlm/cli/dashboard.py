@@ -27,16 +27,29 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Serve until interrupted; print the URL first."""
+    """Check everything and bind, then warn about a remote host, print the URL and serve.
+
+    Errors of requests are logged to stderr (``wattlm dashboard: error: ...``), which is
+    "the server's log" that a 500 page points to.
+    """
+    import logging
+
     from wattlm.config import resolve_settings
     from wattlm.dashboard.server import DEFAULT_HOST, is_loopback, make_server
 
     host = DEFAULT_HOST if args.host is None else args.host
-    if args.host is not None and not is_loopback(host):
+    server = make_server(resolve_settings(db=args.db).db_path, host=host, port=args.port,
+                         allow_remote=args.host is not None)  # bad host, port or store: exit 2
+    if not is_loopback(host):
         print(f"wattlm: warning: the dashboard listens on {host}: anyone who can reach this "
               "machine on that address can read your runs", file=sys.stderr)
-    server = make_server(resolve_settings(db=args.db).db_path, host=host, port=args.port,
-                         allow_remote=args.host is not None)
+    log = logging.getLogger("wattlm.dashboard")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("wattlm dashboard: %(levelname)s: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    log.addHandler(handler)
+    if log.getEffectiveLevel() > logging.WARNING:
+        log.setLevel(logging.WARNING)
     try:
         print(f"wattlm dashboard at {server.url} (store {server.store.location}); "
               "Ctrl-C stops it", flush=True)
@@ -45,5 +58,6 @@ def handle(args: argparse.Namespace) -> int:
         pass
     finally:
         server.server_close()
+        log.removeHandler(handler)
     print("wattlm dashboard stopped", file=sys.stderr)
     return 0

@@ -45,11 +45,9 @@ def load_run(ref: str, db: str | None) -> tuple[Any, list[Any], list[Any]]:
         InvalidInputError: ``ref`` is neither an integer nor ``last``.
         UnknownNameError: no such run in the store.
     """
-    from wattlm.cli.runs import resolve_run_id
-    from wattlm.config import resolve_settings
-    from wattlm.store import open_store
+    from wattlm.cli.runs import open_for_reading, resolve_run_id
 
-    with open_store(resolve_settings(db=db).db_path) as store:
+    with open_for_reading(db) as store:
         run_id = resolve_run_id(store, ref)
         record = store.get_run(run_id)
         devices, samples = store.samples(run_id)

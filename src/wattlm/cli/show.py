@@ -199,11 +199,9 @@ def _cell(value: Any) -> str:
 def handle(args: argparse.Namespace) -> int:
     """Show one run."""
     from wattlm.cli._output import emit
-    from wattlm.cli.runs import resolve_run_id
-    from wattlm.config import resolve_settings
-    from wattlm.store import open_store
+    from wattlm.cli.runs import open_for_reading, resolve_run_id
 
-    with open_store(resolve_settings(db=args.db).db_path) as store:
+    with open_for_reading(args.db) as store:
         record = store.get_run(resolve_run_id(store, args.run))
     whatif = reaccount(record, args.region) if args.region else None
     data = record.to_dict()
