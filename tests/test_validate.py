@@ -111,7 +111,8 @@ def test_settings_file_errors_name_the_file_and_line(tmp_path):
 def test_settings_reject_empty_project_and_unknown_store_scheme():
     with pytest.raises(ConfigError, match="project must be a non-empty line"):
         resolve_settings(project="")
-    with pytest.raises(ConfigError, match="db must be a file path, sqlite:///PATH or "
-                                          "postgresql://..., got a URL with scheme 'mysql'"):
+    with pytest.raises(ConfigError, match=r"db must be a store location \(supported: a file "
+                                          r"path, sqlite:///path, postgresql://...\), got a "
+                                          "URL with scheme 'mysql'"):
         resolve_settings(db="mysql://u:p@h/db")
     assert resolve_settings(db="postgresql://u:p@h/db").db == "postgresql://u:p@h/db"

@@ -100,8 +100,8 @@ def _check_db(value: Any, origin: str) -> str:
     scheme = location.split("://", 1)[0].lower() if "://" in location else ""
     if scheme and scheme.split("+", 1)[0] not in ("sqlite", "postgresql", "postgres"):
         raise ConfigError(
-            f"{origin}: db must be a file path, sqlite:///PATH or postgresql://..., "
-            f"got a URL with scheme {scheme!r}")
+            f"{origin}: db must be a store location (supported: a file path, sqlite:///path, "
+            f"postgresql://...), got a URL with scheme {scheme!r}")
     return location
 
 
