@@ -214,7 +214,7 @@ def test_only_rank0_stores_unless_a_rank_is_asked_to() -> None:
 
 
 def test_gloo_error_text_loses_its_source_location() -> None:
-    from wattlm.tracking.distributed import _short
+    from wattlm.tracking.gather import short_error as _short
 
     error = RuntimeError("[/x/gloo/transport/tcp/pair.cc:553] Connection closed by peer\nmore")
     assert _short(error) == "Connection closed by peer"
