@@ -1,0 +1,257 @@
+"""Fitted serving constants: time and power calibrated together on measured rows.
+
+Model (ideal times from :func:`wattlm.estimate.serving.step_features`, s):
+
+* decode step (time per output token a user sees, ITL):
+  ``t_step = a_m[g] M + a_c[g] C + a_k K + tau_0[e] + tau_seq[e] b``;
+* mean step with chunked prefill: ``t_eff = t_step + a_p P``;
+* device power as a fraction of TDP: ``P/TDP = p_0 + p_c u_c + p_m u_m`` with the busy shares
+  ``u_c = (a_c C + a_p P) / t_eff`` and ``u_m = a_m M / t_eff`` (capped at 1);
+* accelerator energy per output token ``= devices x P x t_eff / B``.
+
+``g`` is the (part, precision) group, ``e`` the engine. ``1/a_m`` and ``1/a_c`` are the achieved
+fractions of peak bandwidth and FLOP/s. All constants are found by one linear least-squares fit
+of relative errors with a weak ridge towards physical priors (:data:`PRIORS`), on the median ITL
+and ``B / throughput`` (ML.ENERGY v3) and the mean TPOT (v2); the power constants by a second
+linear fit on v3's measured ``avg_power_watts``, using the fitted busy shares, so that a right
+energy cannot come from a wrong time and a compensating power. Which rows: see
+:mod:`wattlm.estimate.inference_data` and ``docs/methodology/estimation-inference.md``.
+
+Run ``python -m wattlm.estimate.calibration`` to refit and rewrite
+``estimate/data/inference_calibration.json``; a test checks the shipped file equals a fresh fit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from wattlm._caches import cached
+from wattlm.errors import DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from wattlm.estimate.inference_data import Case
+    from wattlm.estimate.serving import StepFeatures
+
+__all__ = ["PRIORS", "Constants", "Prediction", "fit", "load_constants", "predict"]
+
+#: Physical priors the fit shrinks towards (weakly): achieved bandwidth 75 %, decode FLOP/s 50 %,
+#: prefill FLOP/s 50 %, nominal collectives, 3 ms per step and 20 us per sequence of scheduling.
+PRIORS: dict[str, float] = {"a_m": 1 / 0.75, "a_c": 1 / 0.5, "a_k": 1.0, "a_p": 1 / 0.5,
+                            "tau_0": 3e-3, "tau_seq": 2e-5}
+#: An unfitted low precision on a part falls back to the part's 16-bit constants times this
+#: factor (the bytes / peak ratio), i.e. no speed-up over 16 bits is assumed: on the v3 rows the
+#: fitted fp8 constants are 1.6-1.9x the bf16 ones (H100, B200), dequantising kernels.
+PRECISION_SPEEDUP: dict[str, float] = {"fp8": 2.0, "int8": 2.0, "fp4": 4.0, "int4": 4.0,
+                                       "fp32": 0.5}
+#: Ridge weight per prior (in units of one row's squared relative error).
+RIDGE = 2.0
+#: Quantiles of cross-validated log ratios that bound the ranges (80 % nominal).
+RANGE_QUANTILES = (0.10, 0.90)
+
+
+@dataclass(frozen=True)
+class Constants:
+    """The fitted constants (see the module docstring for their meaning)."""
+
+    groups: dict[str, tuple[float, float]]
+    group_rows: dict[str, int]
+    a_k: float
+    a_p: float
+    engines: dict[str, tuple[float, float]]
+    power: tuple[float, float, float]
+
+    def group(self, key: str) -> tuple[tuple[float, float], bool]:
+        """(a_m, a_c) of a group and whether it was fitted (else pooled over same precision)."""
+        if key in self.groups:
+            return self.groups[key], True
+        if "@" in key:  # an older engine on a part it was not measured on: the current one's
+            return self.group(key.split("@")[0])[0], False
+        part, precision = key.rsplit("/", 1)
+        for base in ("bf16", "fp16"):
+            ref = self.groups.get(f"{part}/{base}")
+            if ref is not None:
+                ratio = PRECISION_SPEEDUP.get(precision, 1.0)
+                return (ref[0] * ratio, ref[1] * ratio), False
+        same = [v for k, v in self.groups.items() if k.endswith("/" + precision)] or \
+            list(self.groups.values())
+        return (statistics.median(v[0] for v in same),
+                statistics.median(v[1] for v in same)), False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"groups": {k: list(v) for k, v in sorted(self.groups.items())},
+                "group_rows": dict(sorted(self.group_rows.items())),
+                "a_k": self.a_k, "a_p": self.a_p,
+                "engines": {k: list(v) for k, v in sorted(self.engines.items())},
+                "power": list(self.power)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Constants:
+        """Inverse of :meth:`to_dict`."""
+        return cls({k: (float(v[0]), float(v[1])) for k, v in d["groups"].items()},
+                   {k: int(v) for k, v in d["group_rows"].items()}, float(d["a_k"]),
+                   float(d["a_p"]), {k: (float(v[0]), float(v[1]))
+                                     for k, v in d["engines"].items()},
+                   (float(d["power"][0]), float(d["power"][1]), float(d["power"][2])))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predicted step times (s), power fraction of TDP and whether the group was fitted."""
+
+    step_s: float
+    mean_step_s: float
+    power_fraction: float
+    fitted_group: bool
+
+
+def predict(f: StepFeatures, group: str, engine: str, c: Constants,
+            memory_s: float | None = None) -> Prediction:
+    """Step times and power fraction of one configuration (formulas in the module docstring)."""
+    (a_m, a_c), fitted = c.group(group)
+    tau0, tau_seq = c.engines.get(engine, c.engines.get("vllm-current", (PRIORS["tau_0"],
+                                                                         PRIORS["tau_seq"])))
+    mem = f.memory_s if memory_s is None else memory_s
+    step = a_m * mem + a_c * f.compute_s + c.a_k * f.collective_s + tau0 + \
+        tau_seq * f.batch_per_replica
+    mean = step + c.a_p * f.prefill_s
+    u_c = min(1.0, (a_c * f.compute_s + c.a_p * f.prefill_s) / mean)
+    u_m = min(1.0, (a_m * mem + c.a_k * f.collective_s) / mean)
+    p0, pc, pm = c.power
+    return Prediction(step, mean, min(1.0, max(0.05, p0 + pc * u_c + pm * u_m)), fitted)
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    """Gaussian elimination with partial pivoting (small dense systems)."""
+    n = len(b)
+    m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
+        m[col], m[pivot] = m[pivot], m[col]
+        if abs(m[col][col]) < 1e-300:
+            raise DataError("calibration system is singular")
+        for r in range(col + 1, n):
+            factor = m[r][col] / m[col][col]
+            if factor:
+                for k in range(col, n + 1):
+                    m[r][k] -= factor * m[col][k]
+    x = [0.0] * n
+    for r in range(n - 1, -1, -1):
+        x[r] = (m[r][n] - sum(m[r][k] * x[k] for k in range(r + 1, n))) / m[r][r]
+    return x
+
+
+def _ridge_fit(rows: Sequence[tuple[dict[int, float], float]], priors: list[float]) -> list[float]:
+    """Minimise sum((x.theta / y - 1)^2) + RIDGE sum((theta/prior - 1)^2); rows are sparse x."""
+    n = len(priors)
+    ata = [[0.0] * n for _ in range(n)]
+    atb = [0.0] * n
+    for x, y in rows:
+        scaled = {j: v * priors[j] / y for j, v in x.items() if v}
+        for j, vj in scaled.items():
+            atb[j] += vj
+            row = ata[j]
+            for k, vk in scaled.items():
+                row[k] += vj * vk
+    for j in range(n):
+        ata[j][j] += RIDGE
+        atb[j] += RIDGE
+    phi = _solve(ata, atb)
+    return [max(p, 0.05) * priors[j] for j, p in enumerate(phi)]
+
+
+def fit(cases: Sequence[Case]) -> Constants:
+    """Fit the time constants, then the power constants, on ``cases``."""
+    groups = sorted({c.group for c in cases})
+    engines = sorted({c.engine for c in cases})
+    gi = {g: 2 * i for i, g in enumerate(groups)}
+    k_i, p_i = 2 * len(groups), 2 * len(groups) + 1
+    ei = {e: p_i + 1 + 2 * i for i, e in enumerate(engines)}
+    priors = [PRIORS["a_m"], PRIORS["a_c"]] * len(groups) + [PRIORS["a_k"], PRIORS["a_p"]] + \
+        [PRIORS["tau_0"], PRIORS["tau_seq"]] * len(engines)
+    rows: list[tuple[dict[int, float], float]] = []
+    for c in cases:
+        f = c.features
+        base = {gi[c.group]: f.memory_s, gi[c.group] + 1: f.compute_s, k_i: f.collective_s,
+                ei[c.engine]: 1.0, ei[c.engine] + 1: f.batch_per_replica}
+        if c.step_s is not None:
+            rows.append((base, c.step_s))
+        if c.mean_step_s is not None:
+            rows.append(({**base, p_i: f.prefill_s}, c.mean_step_s))
+    theta = _ridge_fit(rows, priors)
+    consts = Constants(
+        {g: (theta[gi[g]], theta[gi[g] + 1]) for g in groups},
+        {g: sum(1 for c in cases if c.group == g) for g in groups}, theta[k_i], theta[p_i],
+        {e: (theta[ei[e]], theta[ei[e] + 1]) for e in engines}, (0.3, 0.3, 0.3))
+    power_rows: list[tuple[dict[int, float], float]] = []
+    for c in cases:
+        if c.power_fraction is None:
+            continue
+        pred = predict(c.features, c.group, c.engine, consts)
+        u_c = min(1.0, (consts.groups[c.group][1] * c.features.compute_s +
+                        consts.a_p * c.features.prefill_s) / pred.mean_step_s)
+        u_m = min(1.0, (consts.groups[c.group][0] * c.features.memory_s + consts.a_k *
+                        c.features.collective_s) / pred.mean_step_s)
+        power_rows.append(({0: 1.0, 1: u_c, 2: u_m}, c.power_fraction))
+    if power_rows:
+        p = _ridge_fit(power_rows, [0.35, 0.5, 0.3])
+        consts = Constants(consts.groups, consts.group_rows, consts.a_k, consts.a_p,
+                           consts.engines, (p[0], p[1], p[2]))
+    return consts
+
+
+def fit_document(cases: Sequence[Case], cv_log_ratios: dict[str, list[float]]) -> dict[str, Any]:
+    """The JSON shipped in ``inference_calibration.json``: constants and range quantiles."""
+    lo_q, hi_q = RANGE_QUANTILES
+    ranges = {}
+    for name, values in cv_log_ratios.items():
+        ordered = sorted(values)
+        ranges[name] = [_quantile(ordered, lo_q), _quantile(ordered, hi_q)]
+    return {"constants": fit(cases).to_dict(), "cv_log_ratio_quantiles": ranges,
+            "quantiles": list(RANGE_QUANTILES), "rows": len(cases),
+            "method": "wattlm.estimate.calibration (leave-one-model-family-out residuals)"}
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    if not ordered:
+        return 0.0
+    pos = q * (len(ordered) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+@cached
+def load_constants() -> tuple[Constants, dict[str, list[float]]]:
+    """The shipped constants and cross-validated log-ratio quantiles (per quantity)."""
+    text = resources.files("wattlm.estimate").joinpath(
+        "data", "inference_calibration.json").read_text("utf-8")
+    doc = json.loads(text)
+    return Constants.from_dict(doc["constants"]), {
+        k: [float(v[0]), float(v[1])] for k, v in doc["cv_log_ratio_quantiles"].items()}
+
+
+def main() -> None:  # pragma: no cover - maintenance entry point
+    """Refit on the packaged rows and rewrite ``inference_calibration.json``."""
+    from pathlib import Path
+
+    from wattlm.estimate.inference_data import calibration_cases
+    from wattlm.estimate.inference_validation import cross_validate
+
+    cases = calibration_cases()
+    cv = cross_validate(cases)
+    doc = fit_document(cases, {"energy": [r["log_ratio_energy"] for r in cv],
+                               "tpot": [r["log_ratio_tpot"] for r in cv]})
+    path = Path(__file__).parent / "data" / "inference_calibration.json"
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", "utf-8")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
