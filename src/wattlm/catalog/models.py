@@ -40,6 +40,9 @@ class Model:
         full_attention_layers: layers with full (global) attention when others use the window.
         kv_lora_rank: latent KV size per token and layer of multi-head latent attention (MLA).
         rope_head_dim: decoupled RoPE key size per token and layer of MLA.
+        training_hardware: the accelerator the model was trained on (publications: GPT-3 V100,
+            LLaMA / Llama 2 / BLOOM / OPT A100, Llama 3.x and 4 H100, T5 / Gopher TPU v3,
+            PaLM TPU v4), ``None`` if not published.
         aliases: other names, including Hugging Face repository ids.
         source: where the figures come from.
     """
@@ -65,6 +68,7 @@ class Model:
     full_attention_layers: int | None = None
     kv_lora_rank: int | None = None
     rope_head_dim: int | None = None
+    training_hardware: str | None = None
 
     @property
     def is_moe(self) -> bool:
@@ -101,6 +105,7 @@ def _parse(row: dict[str, str]) -> Model:
         full_attention_layers=_int(row, "full_attention_layers"),
         kv_lora_rank=_int(row, "kv_lora_rank"),
         rope_head_dim=_int(row, "rope_head_dim"),
+        training_hardware=row.get("training_hardware") or None,
     )
 
 
