@@ -38,10 +38,13 @@ def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(("argv", "fragment"), [
-    (["--batch-size", "0"], "batch_size must be > 0"),
-    (["--precision", "fp12"], "unknown precision"),
-    (["--devices", "1"], "use at least"),
-    (["--output-tokens", "-3"], "output_tokens must be > 0"),
+    (["--batch-size", "0"], "batch_size must be a finite number > 0"),
+    (["--precision", "fp12"], "precision: unknown 'fp12'; valid choices"),
+    (["--devices", "1"], "use more devices"),
+    (["--output-tokens", "-3"], "output_tokens must be a finite number > 0"),
+    (["--engine", "tgi"], "engine: unknown serving engine 'tgi'; valid choices"),
+    (["--devices", "8", "--tensor-parallel", "2"], "does not match devices=8"),
+    (["--devices", "4", "--expert-parallel", "3"], "expert_parallel=3 must divide"),
 ])
 def test_bad_input_exit_2(argv: list[str], fragment: str,
                           capsys: pytest.CaptureFixture[str]) -> None:

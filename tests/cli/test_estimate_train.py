@@ -81,7 +81,10 @@ def test_validate_training_human(capsys: pytest.CaptureFixture[str]) -> None:
     assert _main(["validate", "--only", "training"]) == 0
     out = capsys.readouterr().out
     assert out.count("PASS") == 4 and "P21-T4-GPT3" in out
-    assert "measured 100 %" in out and "<=2 %" in out
+    assert "given hours: every |error| <= 2 %: 1.6 %" in out
+    assert "leave one model family out" in out
+    assert _main(["validate", "--only", "training", "--all"]) == 0
+    assert "<=2 %" in capsys.readouterr().out
 
 
 def test_hardware_and_models_tables(capsys: pytest.CaptureFixture[str]) -> None:

@@ -49,7 +49,13 @@ def _register_train(subsub: Any) -> None:
     p.add_argument("--params", type=float, help="total parameters, e.g. 7e9")
     p.add_argument("--active-params", type=float, help="parameters per token (MoE)")
     p.add_argument("--tokens", type=float, help="training tokens, e.g. 2e12")
-    p.add_argument("--hardware", help="accelerator (see `wattlm hardware`), e.g. A100-80GB")
+    p.add_argument("--hardware", help="accelerator (see `wattlm hardware`), e.g. A100-80GB; "
+                                      "default the model's training hardware (assumed)")
+    p.add_argument("--teacher-params", type=float,
+                   help="distillation teacher parameters (adds its 2 N D forward pass)")
+    p.add_argument("--scope", default="published", choices=("published", "productive",
+                                                              "wall-clock"),
+                   help="what the device-hours count (default: as publishers report them)")
     p.add_argument("--devices", type=int, help="number of accelerators")
     p.add_argument("--days", type=float, help="wall-clock days (with --devices)")
     p.add_argument("--hours", type=float, help="wall-clock hours (with --devices)")
@@ -79,7 +85,7 @@ def _train(args: argparse.Namespace) -> int:
         tokens=args.tokens, hardware=args.hardware, devices=args.devices, days=args.days,
         hours=args.hours, device_hours=args.device_hours, mfu=args.mfu, power_w=args.power_w,
         pue=args.pue, region=args.region, intensity=args.intensity, seq_len=args.seq_len,
-        precision=args.precision)
+        precision=args.precision, teacher_params=args.teacher_params, scope=args.scope)
     if getattr(args, "report", None):
         from wattlm.cli.report import write_text
         from wattlm.report import render
