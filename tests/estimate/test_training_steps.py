@@ -98,3 +98,21 @@ def test_result_types_and_aliases() -> None:
     assert est.energy_kwh.central == pytest.approx(1050.0)           # documented alias
     assert est.footprint.energy_kwh.central == pytest.approx(700.0)
     assert est.emissions.central == pytest.approx(est.emissions_kg.central)
+
+
+def test_no_region_warns_once_with_the_dependence() -> None:
+    import warnings
+
+    from wattlm._caches import clear_all
+
+    clear_all()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = estimate_training(hardware="H100-SXM", device_hours=1000, power_w=700, pue=1.0)
+        estimate_training(hardware="H100-SXM", device_hours=10, power_w=700, pue=1.0)
+    codes = [str(w.message)[:4] for w in caught]
+    assert codes == ["W803"]
+    world = est.footprint.assumptions["intensity"]["value"]
+    text = str(caught[0].message)
+    # 700 kWh: the figure at 30 and at 800 g/kWh is stated
+    assert f"{world:.0f} g/kWh" in text and "30 g/kWh" in text and "800 g/kWh" in text

@@ -422,11 +422,12 @@ def _footprint(it_j: Range, share_s: float, hardware: str, devices: int, pue: fl
                ) -> tuple[Footprint, float, str]:
     """Per-request footprint through the one accounting function, and the PUE it used."""
     from wattlm.carbon.accounting import footprint
-    from wattlm.estimate.region import warn_region_dependence
+    from wattlm.estimate.region import one_region_warning, warn_region_dependence
     from wattlm.units import j_to_kwh
 
-    fp = footprint(it_j.map(j_to_kwh), region=region, intensity=intensity, pue=pue,
-                   duration_s=share_s, hardware=hardware, devices=devices)
+    with one_region_warning(region, intensity):
+        fp = footprint(it_j.map(j_to_kwh), region=region, intensity=intensity, pue=pue,
+                       duration_s=share_s, hardware=hardware, devices=devices)
     if region is None and intensity is None:
         warn_region_dependence(fp)
     if pue is not None:

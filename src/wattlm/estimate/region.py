@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from wattlm._caches import cached
@@ -10,12 +13,31 @@ from wattlm.errors import EstimateWarning, warn
 if TYPE_CHECKING:  # pragma: no cover
     from wattlm.records import Footprint
 
-__all__ = ["HIGH_G_PER_KWH", "LOW_G_PER_KWH", "warn_region_dependence"]
+__all__ = [
+    "HIGH_G_PER_KWH",
+    "LOW_G_PER_KWH",
+    "one_region_warning",
+    "warn_region_dependence",
+]
 
 #: A low- and a high-carbon grid for the sensitivity statement (gCO2e/kWh, orders of magnitude
 #: of national annual averages: hydro/nuclear-dominated grids ~30, coal-dominated ~800).
 LOW_G_PER_KWH = 30.0
 HIGH_G_PER_KWH = 800.0
+
+
+@contextmanager
+def one_region_warning(region: str | None, intensity: float | None) -> Iterator[None]:
+    """Around an estimate's accounting call: without a region, the accounting's own W201 is
+    replaced by this module's W803 (one warning that also says how much the answer depends on
+    the grid); the footprint's assumptions still record the world-average default.
+    """
+    if region is not None or intensity is not None:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="W201")
+        yield
 
 
 @cached

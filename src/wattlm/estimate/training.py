@@ -229,13 +229,14 @@ def _account(it_energy_kwh: Range, *, pue: float | None, region: str | None,
              ) -> Footprint:
     """Emissions, embodied and water through the one accounting function."""
     from wattlm.carbon.accounting import footprint
-    from wattlm.estimate.region import warn_region_dependence
+    from wattlm.estimate.region import one_region_warning, warn_region_dependence
 
-    fp = footprint(
-        it_energy_kwh, region=region, intensity=intensity, pue=pue,
-        duration_s=device_hours * 3600.0, hardware=hardware.name if hardware else None,
-        devices=1,
-    )
+    with one_region_warning(region, intensity):
+        fp = footprint(
+            it_energy_kwh, region=region, intensity=intensity, pue=pue,
+            duration_s=device_hours * 3600.0, hardware=hardware.name if hardware else None,
+            devices=1,
+        )
     if region is None and intensity is None:
         warn_region_dependence(fp)
     return fp
