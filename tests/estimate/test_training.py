@@ -11,7 +11,6 @@ from wattlm.errors import InvalidInputError, UnknownNameError
 from wattlm.estimate.flops import training_flops
 from wattlm.estimate.training import (
     HOST_OVERHEAD,
-    MFU_DEFAULT,
     POWER_FRACTION,
     estimate_training,
 )
@@ -73,8 +72,9 @@ def test_gpt3_from_catalogue_inside_published() -> None:
 def test_embodied_through_accounting() -> None:
     est = estimate_training(hardware="H100-SXM", device_hours=1000, power_w=700,
                             intensity=0)
-    # H100-SXM: (273 board, EcoLogits current + 375 host share) kg over 4 years; low min(164 + 312.5, 463) over 5,
-    # high 273 + 712.5 over 3 (carbon/embodied.py, catalogue and host_embodied.csv)
+    # H100-SXM: (273 board, EcoLogits current + 375 host share) kg over 4 years;
+    # low min(164 + 312.5, 463) over 5, high 273 + 712.5 over 3 (carbon/embodied.py,
+    # catalogue and host_embodied.csv)
     year_s = 365.25 * 86_400
     assert est.embodied_kg.central == pytest.approx(648 * 1000 * 3600 / (4 * year_s))
     assert est.embodied_kg.low == pytest.approx(463 * 1000 * 3600 / (5 * year_s))

@@ -1,4 +1,4 @@
-"""``wattlm validate``: the estimators against every published footprint we ship (cross-validated)."""
+"""``wattlm validate``: the estimators against every published footprint we ship."""
 
 from __future__ import annotations
 

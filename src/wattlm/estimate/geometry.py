@@ -92,8 +92,7 @@ class Geometry:
         return float(self.heads * self.head_dim)
 
     def kv_elements_per_token_layer(self) -> float:
-        """Cached elements per token per attention layer: ``2 kv_heads head_dim`` (MLA: rank +
-        RoPE dim)."""
+        """Cached elements per token and attention layer: 2 kv_heads head_dim (MLA: rank+RoPE)."""
         if self.kv_lora_rank:
             return float(self.kv_lora_rank + (self.rope_head_dim or 0))
         return 2.0 * self.kv_heads * self.head_dim

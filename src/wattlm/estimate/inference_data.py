@@ -96,7 +96,7 @@ class Case:
 
 
 def group_key(hardware: str, precision: str, engine: str) -> str:
-    """Calibration group of a (part, precision, engine): ``H100-SXM/bf16``, ``A100-40GB/bf16@vllm-0.5``."""
+    """Calibration group of a part, precision and engine (``A100-40GB/bf16@vllm-0.5``)."""
     key = f"{hardware}/{precision}"
     return key if engine == "vllm-current" else f"{key}@{engine}"
 

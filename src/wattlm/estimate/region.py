@@ -28,9 +28,10 @@ HIGH_G_PER_KWH = 800.0
 
 @contextmanager
 def one_region_warning(region: str | None, intensity: float | None) -> Iterator[None]:
-    """Around an estimate's accounting call: without a region, the accounting's own W201 is
-    replaced by this module's W803 (one warning that also says how much the answer depends on
-    the grid); the footprint's assumptions still record the world-average default.
+    """Wrap an estimate's accounting call so that one warning is given without a region.
+
+    The accounting's own W201 is replaced by this module's W803, which also says how much the
+    answer depends on the grid; the footprint's assumptions still record the world default.
     """
     if region is not None or intensity is not None:
         yield

@@ -242,7 +242,7 @@ def kv_cache_capacity(geo: Geometry, dep: Deployment, hw: Hardware, precision: s
     if not hw.memory_gb:
         raise InvalidInputError(f"{hw.name} has no memory size in the catalogue")
     bpw = PRECISION_BYTES[precision]
-    tp, dp, ep = dep.tensor_parallel, dep.data_parallel, dep.expert_parallel
+    tp, ep = dep.tensor_parallel, dep.expert_parallel
     dense = (geo.params - geo.expert_params) * bpw
     experts = geo.expert_params * bpw * (tp / ep if ep > 1 else 1.0)
     free = tp * hw.memory_gb * 1e9 * MEMORY_FRACTION - dense - experts

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "HOST_OVERHEAD",
     "POWER_FRACTION",
+    "SCOPE",
     "Size",
     "device_hours_from_flops",
     "device_power",
@@ -29,6 +30,12 @@ __all__ = [
     "training_compute",
 ]
 
+#: What the device-hours count, as a factor on the hours the utilisation curve gives (which is
+#: fitted on device-hours as published): ``published`` 1.0; ``productive`` (compute of the final
+#: run only) 1/1.2, since Llama 3 405B ran at 38-43 % MFU (Llama 3 paper, Table 4) against the
+#: 33 % its card's GPU-hours imply; ``wall-clock`` (the allocation, with restarts, evaluation and
+#: idle) 2.3/1.2, OPT-175B's wall-clock vs productive compute (Zhang et al. 2022 logbook).
+SCOPE: dict[str, float] = {"published": 1.0, "productive": 1 / 1.2, "wall-clock": 2.3 / 1.2}
 #: Average accelerator power (device only) as a fraction of TDP, by kind. GPUs: Morrison et al.
 #: 2025 logged H100s above 600 of 700 W while training (0.86); Patterson et al. 2021: V100 average
 #: power close to TDP. TPUs: Patterson TPU v2/v3 system power per chip 208-310 W against 280/450 W
@@ -130,8 +137,11 @@ def device_hours_from_flops(flops: float, teacher_flops: float, size: Size, hw: 
 
 
 def device_power(hw: Hardware, power_w: float | None = None) -> tuple[float, float]:
-    """Step 4: (accelerator W, host multiplier): ``TDP f_kind`` and ``1 + h``, or ``power_w`` and
-    1 (a published all-in power per device already holds the host's share)."""
+    """Step 4: (accelerator W, host multiplier).
+
+    ``TDP f_kind`` and ``1 + h``; or ``power_w`` and 1 (a published all-in power per device
+    already holds the host's share).
+    """
     if power_w is not None:
         return float(power_w), 1.0
     fraction = POWER_FRACTION.get(hw.kind, POWER_FRACTION["gpu"])

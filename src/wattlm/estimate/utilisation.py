@@ -1,4 +1,4 @@
-"""Training utilisation (model FLOPs utilisation over published device-hours) by generation and size.
+"""Training utilisation (MFU over published device-hours) by accelerator generation and size.
 
 Curve (units: parameters as counts, FLOP/s)::
 
@@ -148,8 +148,9 @@ def _full_curve() -> UtilisationCurve:
 
 
 def cross_validated_log_ratios() -> tuple[float, float]:
-    """10th and 90th percentiles of log(estimated / published device-hours), leave one family
-    out: what the training range is built from.
+    """Return the 10th and 90th percentiles of log(estimated / published device-hours).
+
+    Leave one family out; the training range is built from them.
     """
     return _log_ratios(tuple(_rows())) if _OVERRIDE else _full_log_ratios()
 
