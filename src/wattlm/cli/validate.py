@@ -117,9 +117,10 @@ def _inference_human(inf: dict[str, Any], show_all: bool) -> list[str]:
     for c in summary["checks"]:
         lines.append(f"  {'PASS' if c['pass'] else 'FAIL'}  {c['target']}: "
                      f"{_check_value(c)}")
-    lines.append(f"  energy/token inside the stated [low, high]: "
-                 f"{100 * summary['all']['wattlm_energy']['inside_range']:.0f} %; EcoLogits: "
-                 f"{summary['ecologits_note']}")
+    lines.append(f"  inside the stated [low, high] (range also fitted without the family): "
+                 f"energy {100 * summary['all']['wattlm_energy']['inside_range']:.0f} %, "
+                 f"time {100 * summary['all']['wattlm_tpot']['inside_range']:.0f} %")
+    lines.append(f"  EcoLogits: {summary['ecologits_note']}")
     return lines
 
 

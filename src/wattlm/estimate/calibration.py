@@ -38,7 +38,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from wattlm.estimate.inference_data import Case
     from wattlm.estimate.serving import StepFeatures
 
-__all__ = ["PRIORS", "Constants", "Prediction", "fit", "load_constants", "predict"]
+__all__ = [
+    "PRIORS",
+    "Constants",
+    "Prediction",
+    "fit",
+    "fit_document",
+    "load_constants",
+    "predict",
+    "range_quantiles",
+]
 
 #: Physical priors the fit shrinks towards (weakly): achieved bandwidth 75 %, decode FLOP/s 50 %,
 #: prefill FLOP/s 50 %, nominal collectives, 3 ms per step and 20 us per sequence of scheduling.
@@ -53,6 +62,11 @@ PRECISION_SPEEDUP: dict[str, float] = {"fp8": 2.0, "int8": 2.0, "fp4": 4.0, "int
 RIDGE = 2.0
 #: Quantiles of cross-validated log ratios that bound the ranges (80 % nominal).
 RANGE_QUANTILES = (0.10, 0.90)
+#: A calibration group needs this many measured rows for its own range quantiles ...
+MIN_GROUP_ROWS = 50
+#: ... else the pooled quantiles are widened by this factor (log-width): fp8 on H100 and B200
+#: (26 and 35 rows) and every part / precision / engine without rows.
+FEW_ROWS_WIDEN = 1.3
 
 
 @dataclass(frozen=True)
@@ -206,15 +220,29 @@ def fit(cases: Sequence[Case]) -> Constants:
     return consts
 
 
-def fit_document(cases: Sequence[Case], cv_log_ratios: dict[str, list[float]]) -> dict[str, Any]:
-    """The JSON shipped in ``inference_calibration.json``: constants and range quantiles."""
-    lo_q, hi_q = RANGE_QUANTILES
-    ranges = {}
-    for name, values in cv_log_ratios.items():
-        ordered = sorted(values)
-        ranges[name] = [_quantile(ordered, lo_q), _quantile(ordered, hi_q)]
+def _bounds(values: Sequence[float]) -> list[float]:
+    ordered = sorted(values)
+    return [_quantile(ordered, RANGE_QUANTILES[0]), _quantile(ordered, RANGE_QUANTILES[1])]
+
+
+def fit_document(cases: Sequence[Case], cv_rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON shipped in ``inference_calibration.json``: constants and range quantiles.
+
+    Quantiles of the cross-validated log ratios: pooled over every row, and per calibration
+    group with at least :data:`MIN_GROUP_ROWS` rows (other groups use the pooled ones widened
+    by :data:`FEW_ROWS_WIDEN`).
+    """
+    ranges = {"energy": _bounds([r["log_ratio_energy"] for r in cv_rows]),
+              "tpot": _bounds([r["log_ratio_tpot"] for r in cv_rows])}
+    groups: dict[str, dict[str, list[float]]] = {}
+    for key in sorted({r["group"] for r in cv_rows}):
+        rows = [r for r in cv_rows if r["group"] == key]
+        if len(rows) >= MIN_GROUP_ROWS:
+            groups[key] = {"energy": _bounds([r["log_ratio_energy"] for r in rows]),
+                           "tpot": _bounds([r["log_ratio_tpot"] for r in rows])}
     return {"constants": fit(cases).to_dict(), "cv_log_ratio_quantiles": ranges,
-            "quantiles": list(RANGE_QUANTILES), "rows": len(cases),
+            "group_log_ratio_quantiles": groups, "quantiles": list(RANGE_QUANTILES),
+            "rows": len(cases),
             "method": "wattlm.estimate.calibration (leave-one-model-family-out residuals)"}
 
 
@@ -228,13 +256,28 @@ def _quantile(ordered: list[float], q: float) -> float:
 
 
 @cached
-def load_constants() -> tuple[Constants, dict[str, list[float]]]:
-    """The shipped constants and cross-validated log-ratio quantiles (per quantity)."""
+def _document() -> dict[str, Any]:
     text = resources.files("wattlm.estimate").joinpath(
         "data", "inference_calibration.json").read_text("utf-8")
-    doc = json.loads(text)
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+def load_constants() -> tuple[Constants, dict[str, list[float]]]:
+    """The shipped constants and pooled cross-validated log-ratio quantiles (per quantity)."""
+    doc = _document()
     return Constants.from_dict(doc["constants"]), {
         k: [float(v[0]), float(v[1])] for k, v in doc["cv_log_ratio_quantiles"].items()}
+
+
+def range_quantiles(group: str) -> tuple[dict[str, list[float]], bool]:
+    """Log-ratio quantiles for a group and whether they are its own (else pooled, widened)."""
+    doc = _document()
+    own = doc.get("group_log_ratio_quantiles", {}).get(group)
+    if own is not None:
+        return own, True
+    pooled = doc["cv_log_ratio_quantiles"]
+    return {k: [v[0] * FEW_ROWS_WIDEN, v[1] * FEW_ROWS_WIDEN] for k, v in pooled.items()}, False
 
 
 def main() -> None:  # pragma: no cover - maintenance entry point
@@ -245,9 +288,7 @@ def main() -> None:  # pragma: no cover - maintenance entry point
     from wattlm.estimate.inference_validation import cross_validate
 
     cases = calibration_cases()
-    cv = cross_validate(cases)
-    doc = fit_document(cases, {"energy": [r["log_ratio_energy"] for r in cv],
-                               "tpot": [r["log_ratio_tpot"] for r in cv]})
+    doc = fit_document(cases, cross_validate(cases))
     path = Path(__file__).parent / "data" / "inference_calibration.json"
     path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", "utf-8")
     print(f"wrote {path}")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wattlm.errors import EstimateWarning, InvalidInputError, warn
-from wattlm.estimate.calibration import Prediction, load_constants, predict
+from wattlm.estimate.calibration import Prediction, load_constants, predict, range_quantiles
 from wattlm.estimate.geometry import (
     Geometry,
     geometry_from_config,
@@ -279,7 +279,8 @@ def _assemble(geo: Geometry, dep: Deployment, hw: Hardware, precision: str, engi
               intensity: float | None, arrival_rate: float | None, devices_assumed: bool,
               ) -> InferenceEstimate:
     """Steps 6-7: energies, times, ranges and the footprint."""
-    consts, quantiles = load_constants()
+    consts, _ = load_constants()
+    quantiles, own = range_quantiles(_group(hw, precision, engine))
     terms = _energy_terms(geo, dep, hw, feats, pred, batch, o_tok, idle_s)
     widen = 1.0 if pred.fitted_group else WIDEN_UNFITTED
     if not pred.fitted_group:
@@ -319,7 +320,7 @@ def _assemble(geo: Geometry, dep: Deployment, hw: Hardware, precision: str, engi
         "input_tokens": i_tok, "output_tokens": o_tok, "tdp_w": hw.tdp_w,
         "power_fraction_of_tdp": pred.power_fraction, "mean_step_s": pred.mean_step_s,
         "constants": consts.to_dict(), "range_log_ratio_quantiles": quantiles,
-        "range_widened": widen > 1.0 or geo.moe_bounds, "pue": pue_used, "pue_source": pue_note,
+        "range_widened": widen > 1.0 or geo.moe_bounds or not own, "pue": pue_used, "pue_source": pue_note,
         "host_fraction_of_tdp": list(HOST_FRACTION),
         "boundary": "accelerators + host (h x TDP per device) + facility (PUE)",
         "method": "roofline + fitted serving constants; docs/methodology/estimation-inference.md",
