@@ -161,23 +161,41 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
     return x
 
 
-def _ridge_fit(rows: Sequence[tuple[dict[int, float], float]], priors: list[float]) -> list[float]:
-    """Minimise sum((x.theta / y - 1)^2) + RIDGE sum((theta/prior - 1)^2); rows are sparse x."""
+def _ridge_fit(rows: Sequence[tuple[dict[int, float], float]], priors: list[float],
+               lower: Sequence[float] | None = None) -> list[float]:
+    """Minimise sum((x.theta / y - 1)^2) + RIDGE sum((theta/prior - 1)^2); rows are sparse x.
+
+    ``lower`` bounds (e.g. 1 for ``1/efficiency``: no part beats its datasheet peak) are
+    enforced by fixing violating coefficients at their bound and solving again.
+    """
     n = len(priors)
-    ata = [[0.0] * n for _ in range(n)]
-    atb = [0.0] * n
-    for x, y in rows:
-        scaled = {j: v * priors[j] / y for j, v in x.items() if v}
-        for j, vj in scaled.items():
-            atb[j] += vj
-            row = ata[j]
-            for k, vk in scaled.items():
-                row[k] += vj * vk
-    for j in range(n):
-        ata[j][j] += RIDGE
-        atb[j] += RIDGE
-    phi = _solve(ata, atb)
-    return [max(p, 0.05) * priors[j] for j, p in enumerate(phi)]
+    bounds = list(lower) if lower is not None else [0.0] * n
+    fixed: dict[int, float] = {}
+    while True:
+        free = [j for j in range(n) if j not in fixed]
+        index = {j: i for i, j in enumerate(free)}
+        ata = [[0.0] * len(free) for _ in free]
+        atb = [0.0] * len(free)
+        for x, y in rows:
+            scaled = {j: v * priors[j] / y for j, v in x.items() if v}
+            target = 1.0 - sum(v * fixed[j] / priors[j] for j, v in scaled.items() if j in fixed)
+            cols = {index[j]: v for j, v in scaled.items() if j in index}
+            for a, va in cols.items():
+                atb[a] += va * target
+                row = ata[a]
+                for b, vb in cols.items():
+                    row[b] += va * vb
+        for a, j in enumerate(free):
+            ata[a][a] += RIDGE
+            atb[a] += RIDGE
+        phi = _solve(ata, atb) if free else []
+        theta = dict(fixed)
+        theta.update({j: phi[index[j]] * priors[j] for j in free})
+        bad = [j for j in free if theta[j] < max(bounds[j], 0.05 * priors[j])]
+        if not bad:
+            return [theta[j] for j in range(n)]
+        for j in bad:
+            fixed[j] = max(bounds[j], 0.05 * priors[j])
 
 
 def fit(cases: Sequence[Case]) -> Constants:
@@ -198,7 +216,8 @@ def fit(cases: Sequence[Case]) -> Constants:
             rows.append((base, c.step_s))
         if c.mean_step_s is not None:
             rows.append(({**base, p_i: f.prefill_s}, c.mean_step_s))
-    theta = _ridge_fit(rows, priors)
+    lower = [1.0, 1.0] * len(groups) + [0.0, 1.0] + [0.0, 0.0] * len(engines)
+    theta = _ridge_fit(rows, priors, lower)
     consts = Constants(
         {g: (theta[gi[g]], theta[gi[g] + 1]) for g in groups},
         {g: sum(1 for c in cases if c.group == g) for g in groups}, theta[k_i], theta[p_i],
