@@ -185,7 +185,7 @@ def _ridge_fit(rows: Sequence[tuple[dict[int, float], float]], priors: list[floa
                 row = ata[a]
                 for b, vb in cols.items():
                     row[b] += va * vb
-        for a, j in enumerate(free):
+        for a in range(len(free)):
             ata[a][a] += RIDGE
             atb[a] += RIDGE
         phi = _solve(ata, atb) if free else []
