@@ -72,11 +72,13 @@ def _handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt(value: dict[str, Any], unit: str) -> str:
-    from wattlm.cli._output import format_number
+def _fmt(value: dict[str, Any], dimension: str, scale: float = 1.0) -> str:
+    """A JSON range dict through the one formatter (``scale`` converts to the internal unit)."""
+    from wattlm._format import format_range
+    from wattlm.units import Range
 
-    return (f"{format_number(value['central'])} {unit} "
-            f"[{format_number(value['low'])}–{format_number(value['high'])}]")
+    return format_range(Range(value["low"] * scale, value["central"] * scale,
+                              value["high"] * scale), dimension)
 
 
 def _human(data: dict[str, Any]) -> str:
@@ -86,29 +88,27 @@ def _human(data: dict[str, Any]) -> str:
         f"(TP {a['tensor_parallel']}, EP {a['expert_parallel']}, DP {a['data_parallel']}; "
         f"{a['precision']}, {a['engine']}, batch {a['batch_size']:g}, {a['input_tokens']:g} in "
         f"/ {a['output_tokens']:g} out tokens)",
-        f"  energy per request        {_fmt(data['energy_per_request_j'], 'J')}",
-        f"    accelerators            {_fmt(data['accelerators_energy_per_request_j'], 'J')}",
-        f"    host                    {_fmt(data['host_energy_per_request_j'], 'J')}",
-        f"    facility (PUE {a['pue']:g})      "
-        f"{_fmt(data['facility_energy_per_request_j'], 'J')}",
-        f"  energy per output token   {_fmt(data['energy_per_output_token_j'], 'J')}",
+        f"  energy per request        {_fmt(data['energy_per_request_j'], 'energy_j')}",
+        f"    accelerators            "
+        f"{_fmt(data['accelerators_energy_per_request_j'], 'energy_j')}",
+        f"    host                    {_fmt(data['host_energy_per_request_j'], 'energy_j')}",
+        f"    facility (PUE {a['pue']:g})".ljust(28)
+        + _fmt(data['facility_energy_per_request_j'], 'energy_j'),
+        f"  energy per output token   {_fmt(data['energy_per_output_token_j'], 'energy_j')}",
         f"    accelerators only       "
-        f"{_fmt(data['accelerators_energy_per_output_token_j'], 'J')}",
-        f"  time per request          {_fmt(data['time_per_request_s'], 's')}",
-        f"  time per output token     {_fmt(_scale(data['time_per_output_token_s'], 1000), 'ms')}"
+        f"{_fmt(data['accelerators_energy_per_output_token_j'], 'energy_j')}",
+        f"  time per request          {_fmt(data['time_per_request_s'], 'duration')}",
+        f"  time per output token     {_fmt(data['time_per_output_token_s'], 'duration')}"
         " (one decode step)",
         f"  devices                   {a['devices']} ({a['devices_source']})",
     ]
     fp = data.get("footprint")
     if fp:
-        lines.append(f"  emissions per request     {_fmt(_scale(fp['emissions_kg'], 1000), 'g')}")
-        lines.append(f"  embodied per request      {_fmt(_scale(fp['embodied_kg'], 1000), 'g')}")
+        lines.append(f"  emissions per request     {_fmt(fp['emissions_kg'], 'mass', 1000.0)}")
+        lines.append(f"  embodied per request      {_fmt(fp['embodied_kg'], 'mass', 1000.0)}")
     if "note" in a:
         lines.append(f"  note: {a['note']}")
     lines.append("  method: roofline + constants fitted on ML.ENERGY v2/v3 (time and power); "
                  "docs/methodology/estimation-inference.md")
     return "\n".join(lines)
 
-
-def _scale(value: dict[str, Any], factor: float) -> dict[str, Any]:
-    return {k: value[k] * factor for k in ("low", "central", "high")}
