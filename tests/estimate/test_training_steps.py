@@ -116,3 +116,19 @@ def test_no_region_warns_once_with_the_dependence() -> None:
     text = str(caught[0].message)
     # 700 kWh: the figure at 30 and at 800 g/kWh is stated
     assert f"{world:.0f} g/kWh" in text and "30 g/kWh" in text and "800 g/kWh" in text
+
+
+def test_bloom_embodied_reproduced_with_the_papers_method() -> None:
+    """Luccioni et al. 2022: 11.2 t = GPUs 3.64 t + servers 7.57 t for 1,082,990 GPU-hours.
+
+    Their method: ~150 kg per A100, ~2,500 kg per 8-GPU HPE Apollo server, 6-year life at 85 %
+    utilisation.
+    """
+    from wattlm.estimate.training_steps import amortised_embodied_kg
+
+    gpu_h = 1_082_990
+    gpus = amortised_embodied_kg(150, gpu_h, 6, 0.85)
+    servers = amortised_embodied_kg(2500, gpu_h / 8, 6, 0.85)
+    assert gpus == pytest.approx(3640, rel=0.01)
+    assert servers == pytest.approx(7570, rel=0.01)
+    assert gpus + servers == pytest.approx(11_200, rel=0.01)

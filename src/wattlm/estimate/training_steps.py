@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "HOST_OVERHEAD",
+    "amortised_embodied_kg",
     "POWER_FRACTION",
     "SCOPE",
     "Size",
@@ -153,3 +154,15 @@ def facility_energy(it_energy_kwh: float, pue: float) -> float:
     if pue < 1.0:
         raise InvalidInputError(f"pue must be >= 1, got {pue!r}")
     return it_energy_kwh * pue
+
+
+def amortised_embodied_kg(device_kg: float, device_hours: float, lifetime_years: float,
+                          utilisation: float = 1.0) -> float:
+    """Embodied emissions charged to a run: ``device_kg x device_hours / (lifetime_h x u)``.
+
+    The method of Luccioni et al. 2022 for BLOOM (each device's manufacturing emissions spread
+    over the hours it is used in its life: ``lifetime_years x 8760 x utilisation``); kg CO2e.
+    """
+    if lifetime_years <= 0 or not 0 < utilisation <= 1:
+        raise InvalidInputError("lifetime_years must be > 0 and utilisation in (0, 1]")
+    return device_kg * device_hours / (lifetime_years * 8760.0 * utilisation)
