@@ -240,7 +240,8 @@ def kv_cache_capacity(geo: Geometry, dep: Deployment, hw: Hardware, precision: s
     its dense weights and, with expert parallelism, its share of the experts.
     """
     if not hw.memory_gb:
-        raise InvalidInputError(f"{hw.name} has no memory size in the catalogue")
+        raise InvalidInputError(f"{hw.name} has no memory size in the catalogue; inference "
+                                "estimates need an accelerator (see `wattlm hardware`)")
     bpw = PRECISION_BYTES[precision]
     tp, ep = dep.tensor_parallel, dep.expert_parallel
     dense = (geo.params - geo.expert_params) * bpw
