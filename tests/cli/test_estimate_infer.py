@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from pathlib import Path
+
 import pytest
 
 from wattlm.cli.main import main
@@ -52,3 +54,12 @@ def test_bad_input_exit_2(argv: list[str], fragment: str,
                           capsys: pytest.CaptureFixture[str]) -> None:
     assert _run([*BASE, *argv]) == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_config_that_is_not_a_model_config_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.json"
+    path.write_text('{"architectures": ["Foo"]}', "utf-8")
+    assert _run(["--config", str(path), "--hardware", "H100"]) == 2
+    err = capsys.readouterr().err
+    assert "not a model config" in err and len(err.strip().splitlines()) == 1

@@ -211,3 +211,18 @@ def test_bad_input_names_the_field(kwargs: dict[str, object], field: str) -> Non
     with pytest.raises(InvalidInputError, match=field):
         estimate_inference(model="Qwen3-8B", hardware="H100", intensity=100,
                            **kwargs)  # type: ignore[arg-type]
+
+
+def test_config_json_with_qwen3_30b_a3b_shapes(tmp_path: Path) -> None:
+    # the published config of Qwen/Qwen3-30B-A3B-Instruct-2507; model card: 30.5B total, 3.3B active
+    cfg = {"model_type": "qwen3_moe", "num_hidden_layers": 48, "hidden_size": 2048,
+           "num_attention_heads": 32, "num_key_value_heads": 4, "head_dim": 128,
+           "intermediate_size": 6144, "moe_intermediate_size": 768, "num_experts": 128,
+           "num_experts_per_tok": 8, "vocab_size": 151936, "tie_word_embeddings": False}
+    geo = geometry_from_config(_write(tmp_path, cfg))
+    assert geo.params == pytest.approx(30.5e9, rel=0.02)
+    assert geo.active_params == pytest.approx(3.3e9, rel=0.03)
+    est = estimate_inference(config=_write(tmp_path, cfg), hardware="H100", devices=1,
+                             batch_size=64, input_tokens=500, output_tokens=900, intensity=1)
+    # ML.ENERGY v3, 1 x H100, lm-arena-chat, batch 63.9: 0.222 J/token, median ITL 28.9 ms
+    assert 0.222 / 1.5 <= est.accelerators_energy_per_output_token_j.central <= 0.222 * 1.5
