@@ -90,7 +90,13 @@ def _hours_from_flops(compute: tuple[float, float] | None, size: Size, hw: Hardw
                       model: Model | None, precision: str, mfu: float | None, scope: str,
                       notes: dict[str, dict[str, Any]]) -> tuple[float, list[Any], Provenance]:
     """Device-hours, their factors and provenance when the time is not given."""
-    from wattlm.estimate.utilisation import MOE_EFFICIENCY, cross_validated_log_ratios
+    from wattlm.estimate.utilisation import (
+        MOE_EFFICIENCY,
+        UNFITTED_GENERATION_SPREAD,
+        cross_validated_log_ratios,
+        generation,
+        utilisation_curve,
+    )
 
     if compute is None:
         hint = ""
@@ -116,6 +122,11 @@ def _hours_from_flops(compute: tuple[float, float] | None, size: Size, hw: Hardw
         return hours, factors, Provenance.ESTIMATED
     lo, hi = cross_validated_log_ratios()
     factors.append((math.exp(-hi), 1.0, math.exp(-lo)))  # published = estimate / ratio
+    gen = generation(hw)
+    if gen not in utilisation_curve().u_gen:
+        factors.append(UNFITTED_GENERATION_SPREAD)
+        notes["generation"] = _note(gen, "no published runs of this generation: u_gen is the "
+                                    "median of the others, range widened", Provenance.ASSUMED)
     if size.is_moe:
         factors.append(_inverse((MOE_EFFICIENCY[0] / MOE_EFFICIENCY[1], 1.0,
                                  MOE_EFFICIENCY[2] / MOE_EFFICIENCY[1])))

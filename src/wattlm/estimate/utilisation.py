@@ -8,7 +8,7 @@ A model too small for its accelerator cannot keep it busy: its matrix products a
 the fixed per-step costs (communication, kernel launches, pipeline bubbles), and the faster the
 part the larger the model must be to hide them, hence ``N_half`` grows with the square of the
 peak FLOP/s. ``u_gen`` is the utilisation a large model reaches on a generation (Volta and
-Pascal, Ampere, Hopper and later, TPU v2-v3, TPU v4 and later). On A100-era runs (LLaMA, Llama 2,
+Pascal, Ampere, Hopper, Blackwell, TPU v2-v3, TPU v4 and later). On A100-era runs (LLaMA, Llama 2,
 BLOOM) ``N_half`` is ~1 B and the curve is flat at 0.3-0.5; on H100 the Llama 3 cards imply about
 5-16 % at <= 8 B, ~27 % at 70 B and 33 % at 405 B.
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "MOE_EFFICIENCY",
+    "UNFITTED_GENERATION_SPREAD",
     "UtilisationCurve",
     "cross_validated_log_ratios",
     "fit_curve",
@@ -46,6 +47,9 @@ __all__ = [
 
 #: Reference peak (H100 SXM dense bf16, FLOP/s) for ``N_half``.
 PEAK_REF = 989.4e12
+#: Extra spread (low, central, high factor on the hours) for a generation without published rows
+#: (Blackwell, TPU v4 and later): its ``u_gen`` is the median of the others.
+UNFITTED_GENERATION_SPREAD = (0.6, 1.0, 1.6)
 #: MoE runs lose utilisation to all-to-all and load imbalance (low, central, high): Patterson et
 #: al. 2021 Table 4 on TPU v3: Switch 28 % and GShard 39 % of peak against dense T5 37 %.
 MOE_EFFICIENCY = (0.65, 0.85, 1.0)
@@ -60,6 +64,8 @@ def generation(hw: Hardware) -> str:
         return "pre-Ampere"
     if name.startswith(("A100", "A10", "L4", "RTX", "MI250")):
         return "Ampere"
+    if name.startswith(("B200", "GB200", "B100", "B300")):
+        return "Blackwell"
     return "Hopper+"
 
 
