@@ -46,6 +46,7 @@ __all__ = [
     "fit_document",
     "load_constants",
     "predict",
+    "quantile",
     "range_quantiles",
 ]
 
@@ -61,7 +62,7 @@ PRECISION_SPEEDUP: dict[str, float] = {"fp8": 2.0, "int8": 2.0, "fp4": 4.0, "int
 #: Ridge weight per prior (in units of one row's squared relative error).
 RIDGE = 2.0
 #: Quantiles of cross-validated log ratios that bound the ranges (80 % nominal).
-RANGE_QUANTILES = (0.10, 0.90)
+RANGE_QUANTILES = (0.05, 0.95)
 #: A calibration group needs this many measured rows for its own range quantiles ...
 MIN_GROUP_ROWS = 50
 #: ... else the pooled quantiles are widened by this factor (log-width): fp8 on H100 and B200
@@ -79,6 +80,16 @@ class Constants:
     a_p: float
     engines: dict[str, tuple[float, float]]
     power: tuple[float, float, float]
+    engine_power: dict[str, tuple[float, float, float]] | None = None
+    engine_prefill: dict[str, float] | None = None
+
+    def prefill_of(self, engine: str) -> float:
+        """``a_p`` (1 / prefill efficiency) of an engine (the current engine's where unfitted)."""
+        return (self.engine_prefill or {}).get(engine, self.a_p)
+
+    def power_of(self, engine: str) -> tuple[float, float, float]:
+        """(p0, p_c, p_m) of an engine (the pooled fit where the engine has none)."""
+        return (self.engine_power or {}).get(engine, self.power)
 
     def group(self, key: str) -> tuple[tuple[float, float], bool]:
         """(a_m, a_c) of a group and whether it was fitted (else pooled over same precision)."""
@@ -103,7 +114,9 @@ class Constants:
                 "group_rows": dict(sorted(self.group_rows.items())),
                 "a_k": self.a_k, "a_p": self.a_p,
                 "engines": {k: list(v) for k, v in sorted(self.engines.items())},
-                "power": list(self.power)}
+                "power": list(self.power),
+                "engine_power": {k: list(v) for k, v in sorted((self.engine_power or {}).items())},
+                "engine_prefill": dict(sorted((self.engine_prefill or {}).items()))}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Constants:
@@ -112,7 +125,10 @@ class Constants:
                    {k: int(v) for k, v in d["group_rows"].items()}, float(d["a_k"]),
                    float(d["a_p"]), {k: (float(v[0]), float(v[1]))
                                      for k, v in d["engines"].items()},
-                   (float(d["power"][0]), float(d["power"][1]), float(d["power"][2])))
+                   (float(d["power"][0]), float(d["power"][1]), float(d["power"][2])),
+                   {k: (float(v[0]), float(v[1]), float(v[2]))
+                    for k, v in d.get("engine_power", {}).items()},
+                   {k: float(v) for k, v in d.get("engine_prefill", {}).items()})
 
 
 @dataclass(frozen=True)
@@ -134,10 +150,11 @@ def predict(f: StepFeatures, group: str, engine: str, c: Constants,
     mem = f.memory_s if memory_s is None else memory_s
     step = a_m * mem + a_c * f.compute_s + c.a_k * f.collective_s + tau0 + \
         tau_seq * f.batch_per_replica
-    mean = step + c.a_p * f.prefill_s
-    u_c = min(1.0, (a_c * f.compute_s + c.a_p * f.prefill_s) / mean)
+    a_p = c.prefill_of(engine)
+    mean = step + a_p * f.prefill_s
+    u_c = min(1.0, (a_c * f.compute_s + a_p * f.prefill_s) / mean)
     u_m = min(1.0, (a_m * mem + c.a_k * f.collective_s) / mean)
-    p0, pc, pm = c.power
+    p0, pc, pm = c.power_of(engine)
     return Prediction(step, mean, min(1.0, max(0.05, p0 + pc * u_c + pm * u_m)), fitted)
 
 
@@ -162,12 +179,27 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
 
 
 def _ridge_fit(rows: Sequence[tuple[dict[int, float], float]], priors: list[float],
-               lower: Sequence[float] | None = None) -> list[float]:
-    """Minimise sum((x.theta / y - 1)^2) + RIDGE sum((theta/prior - 1)^2); rows are sparse x.
+               lower: Sequence[float] | None = None, rounds: int = 3) -> list[float]:
+    """Minimise ``sum(((x.theta - y) / d)^2) + RIDGE sum((theta/prior - 1)^2)``.
 
-    ``lower`` bounds (e.g. 1 for ``1/efficiency``: no part beats its datasheet peak) are
-    enforced by fixing violating coefficients at their bound and solving again.
+    ``d = y`` in the first round (relative error), then ``d = sqrt(y yhat)`` with the previous
+    round's prediction (iteratively reweighted: close to the log error, so over- and
+    under-estimates by the same factor weigh the same). ``lower`` bounds (e.g. 1 for
+    ``1/efficiency``: no part beats its datasheet peak) are enforced by fixing violating
+    coefficients at their bound and solving again.
     """
+    denominators = [y for _, y in rows]
+    theta: list[float] = []
+    for _ in range(rounds):
+        theta = _ridge_round(rows, denominators, priors, lower)
+        denominators = [math.sqrt(y * max(sum(theta[j] * v for j, v in x.items()), 1e-3 * y))
+                        for x, y in rows]
+    return theta
+
+
+def _ridge_round(rows: Sequence[tuple[dict[int, float], float]], denominators: list[float],
+                 priors: list[float], lower: Sequence[float] | None) -> list[float]:
+    """One weighted ridge solve (see :func:`_ridge_fit`)."""
     n = len(priors)
     bounds = list(lower) if lower is not None else [0.0] * n
     fixed: dict[int, float] = {}
@@ -176,9 +208,10 @@ def _ridge_fit(rows: Sequence[tuple[dict[int, float], float]], priors: list[floa
         index = {j: i for i, j in enumerate(free)}
         ata = [[0.0] * len(free) for _ in free]
         atb = [0.0] * len(free)
-        for x, y in rows:
-            scaled = {j: v * priors[j] / y for j, v in x.items() if v}
-            target = 1.0 - sum(v * fixed[j] / priors[j] for j, v in scaled.items() if j in fixed)
+        for (x, y), d in zip(rows, denominators, strict=True):
+            scaled = {j: v * priors[j] / d for j, v in x.items() if v}
+            target = y / d - sum(v * fixed[j] / priors[j] for j, v in scaled.items()
+                                 if j in fixed)
             cols = {index[j]: v for j, v in scaled.items() if j in index}
             for a, va in cols.items():
                 atb[a] += va * target
@@ -203,10 +236,10 @@ def fit(cases: Sequence[Case]) -> Constants:
     groups = sorted({c.group for c in cases})
     engines = sorted({c.engine for c in cases})
     gi = {g: 2 * i for i, g in enumerate(groups)}
-    k_i, p_i = 2 * len(groups), 2 * len(groups) + 1
-    ei = {e: p_i + 1 + 2 * i for i, e in enumerate(engines)}
-    priors = [PRIORS["a_m"], PRIORS["a_c"]] * len(groups) + [PRIORS["a_k"], PRIORS["a_p"]] + \
-        [PRIORS["tau_0"], PRIORS["tau_seq"]] * len(engines)
+    k_i = 2 * len(groups)
+    ei = {e: k_i + 1 + 3 * i for i, e in enumerate(engines)}  # tau_0, tau_seq, a_p per engine
+    priors = [PRIORS["a_m"], PRIORS["a_c"]] * len(groups) + [PRIORS["a_k"]] + \
+        [PRIORS["tau_0"], PRIORS["tau_seq"], PRIORS["a_p"]] * len(engines)
     rows: list[tuple[dict[int, float], float]] = []
     for c in cases:
         f = c.features
@@ -215,33 +248,52 @@ def fit(cases: Sequence[Case]) -> Constants:
         if c.step_s is not None:
             rows.append((base, c.step_s))
         if c.mean_step_s is not None:
-            rows.append(({**base, p_i: f.prefill_s}, c.mean_step_s))
-    lower = [1.0, 1.0] * len(groups) + [0.0, 1.0] + [0.0, 0.0] * len(engines)
+            rows.append(({**base, ei[c.engine] + 2: f.prefill_s}, c.mean_step_s))
+    lower = [1.0, 1.0] * len(groups) + [0.0] + [0.0, 0.0, 1.0] * len(engines)
     theta = _ridge_fit(rows, priors, lower)
+    prefill = {e: theta[ei[e] + 2] for e in engines}
     consts = Constants(
         {g: (theta[gi[g]], theta[gi[g] + 1]) for g in groups},
-        {g: sum(1 for c in cases if c.group == g) for g in groups}, theta[k_i], theta[p_i],
-        {e: (theta[ei[e]], theta[ei[e] + 1]) for e in engines}, (0.3, 0.3, 0.3))
-    power_rows: list[tuple[dict[int, float], float]] = []
+        {g: sum(1 for c in cases if c.group == g) for g in groups}, theta[k_i],
+        prefill.get("vllm-current", statistics.fmean(prefill.values())),
+        {e: (theta[ei[e]], theta[ei[e] + 1]) for e in engines}, (0.3, 0.3, 0.3),
+        None, prefill)
+    per_engine: dict[str, tuple[float, float, float]] = {}
+    pooled: list[tuple[dict[int, float], float]] = []
+    for engine in engines:
+        rows_e = _power_rows([c for c in cases if c.engine == engine], consts)
+        pooled += rows_e
+        if rows_e:
+            p = _ridge_fit(rows_e, [0.35, 0.5, 0.3])
+            per_engine[engine] = (p[0], p[1], p[2])
+    power = (0.3, 0.3, 0.3)
+    if pooled:
+        p = _ridge_fit(pooled, [0.35, 0.5, 0.3])
+        power = (p[0], p[1], p[2])
+    return Constants(consts.groups, consts.group_rows, consts.a_k, consts.a_p, consts.engines,
+                     power, per_engine, consts.engine_prefill)
+
+
+def _power_rows(cases: Sequence[Case], consts: Constants,
+                ) -> list[tuple[dict[int, float], float]]:
+    """Rows ``P/TDP ~ p0 + p_c u_c + p_m u_m`` with the busy shares of the fitted time model."""
+    rows: list[tuple[dict[int, float], float]] = []
     for c in cases:
         if c.power_fraction is None:
             continue
         pred = predict(c.features, c.group, c.engine, consts)
-        u_c = min(1.0, (consts.groups[c.group][1] * c.features.compute_s +
-                        consts.a_p * c.features.prefill_s) / pred.mean_step_s)
-        u_m = min(1.0, (consts.groups[c.group][0] * c.features.memory_s + consts.a_k *
-                        c.features.collective_s) / pred.mean_step_s)
-        power_rows.append(({0: 1.0, 1: u_c, 2: u_m}, c.power_fraction))
-    if power_rows:
-        p = _ridge_fit(power_rows, [0.35, 0.5, 0.3])
-        consts = Constants(consts.groups, consts.group_rows, consts.a_k, consts.a_p,
-                           consts.engines, (p[0], p[1], p[2]))
-    return consts
+        a_m, a_c = consts.groups[c.group]
+        u_c = min(1.0, (a_c * c.features.compute_s + consts.prefill_of(c.engine) *
+                        c.features.prefill_s) / pred.mean_step_s)
+        u_m = min(1.0, (a_m * c.features.memory_s + consts.a_k * c.features.collective_s) /
+                  pred.mean_step_s)
+        rows.append(({0: 1.0, 1: u_c, 2: u_m}, c.power_fraction))
+    return rows
 
 
 def _bounds(values: Sequence[float]) -> list[float]:
     ordered = sorted(values)
-    return [_quantile(ordered, RANGE_QUANTILES[0]), _quantile(ordered, RANGE_QUANTILES[1])]
+    return [quantile(ordered, RANGE_QUANTILES[0]), quantile(ordered, RANGE_QUANTILES[1])]
 
 
 def fit_document(cases: Sequence[Case], cv_rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -265,7 +317,8 @@ def fit_document(cases: Sequence[Case], cv_rows: Sequence[dict[str, Any]]) -> di
             "method": "wattlm.estimate.calibration (leave-one-model-family-out residuals)"}
 
 
-def _quantile(ordered: list[float], q: float) -> float:
+def quantile(ordered: Sequence[float], q: float) -> float:
+    """Linear-interpolated ``q`` quantile of an ascending sequence (0 when empty)."""
     if not ordered:
         return 0.0
     pos = q * (len(ordered) - 1)

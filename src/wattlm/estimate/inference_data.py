@@ -3,7 +3,9 @@
 * ML.ENERGY v3 (part: Qwen 3 and Gemma 3 families, current vLLM, H100 and B200, bf16 and fp8,
   tensor / expert / data parallel): median ITL, ``avg_batch / throughput`` (the mean step with
   prefill), measured average power per GPU, energy per output token.
-* ML.ENERGY v2 (vLLM 0.5.4, A100-40GB and H100, bf16): mean TPOT and energy per output token.
+* ML.ENERGY v2 (vLLM 0.5.4, A100-40GB and H100, bf16): mean TPOT (as the step time),
+  ``avg_batch / token throughput`` (the mean step with prefill), the power implied by energy per
+  token x throughput (all GPUs), energy per output token.
   The 17 pipeline-parallel rows (PP = 2) are left out: the estimator models TP/EP/DP only.
 
 Prompt lengths are not published by either; the documented assumptions are
@@ -56,9 +58,9 @@ class Case:
         output_tokens: measured mean output tokens.
         geometry: model geometry.
         features: ideal step times.
-        step_s: measured median inter-token latency (v3), s.
-        mean_step_s: measured mean step (v3: batch / throughput; v2: mean TPOT), s.
-        power_fraction: measured mean power per GPU / TDP (v3).
+        step_s: measured step time (v3: median inter-token latency; v2: mean TPOT), s.
+        mean_step_s: measured mean step with prefill (batch / throughput), s.
+        power_fraction: mean power per GPU / TDP (v3 measured; v2 energy x throughput).
         energy_per_token_j: measured accelerator energy per output token, J.
         tdp_w: the part's TDP.
     """
@@ -149,10 +151,13 @@ def _v2_cases() -> list[Case]:
             continue
         tp = int(r["TP"])
         out_tokens = float(r["Avg Output Tokens"])
+        batch = float(r["Avg BS (reqs)"])
+        thr = float(r["Token tput (tok/s)"])
+        energy = float(r["Energy/req (J)"]) / out_tokens
         out.append(_case(
             "ML.ENERGY v2", r["file"], r["task"], r["Model"], r["GPU"], "bf16", "vllm-0.5",
-            Deployment(tp, 1, 1), float(r["Avg BS (reqs)"]), out_tokens, None,
-            float(r["Avg TPOT (s)"]), None, float(r["Energy/req (J)"]) / out_tokens))
+            Deployment(tp, 1, 1), batch, out_tokens, float(r["Avg TPOT (s)"]), batch / thr,
+            energy * thr, energy))
     return out
 
 
