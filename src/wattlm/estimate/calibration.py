@@ -6,15 +6,17 @@ Model (ideal times from :func:`wattlm.estimate.serving.step_features`, s):
   ``t_step = a_m[g] M + a_c[g] C + a_k K + tau_0[e] + tau_seq[e] b``;
 * mean step with chunked prefill: ``t_eff = t_step + a_p P``;
 * device power as a fraction of TDP: ``P/TDP = p_0 + p_c u_c + p_m u_m`` with the busy shares
-  ``u_c = (a_c C + a_p P) / t_eff`` and ``u_m = a_m M / t_eff`` (capped at 1);
+  ``u_c = (a_c C + a_p P) / t_eff`` and ``u_m = (a_m M + a_k K) / t_eff`` (capped at 1);
 * accelerator energy per output token ``= devices x P x t_eff / B``.
 
-``g`` is the (part, precision) group, ``e`` the engine. ``1/a_m`` and ``1/a_c`` are the achieved
-fractions of peak bandwidth and FLOP/s. All constants are found by one linear least-squares fit
-of relative errors with a weak ridge towards physical priors (:data:`PRIORS`), on the median ITL
-and ``B / throughput`` (ML.ENERGY v3) and the mean TPOT (v2); the power constants by a second
-linear fit on v3's measured ``avg_power_watts``, using the fitted busy shares, so that a right
-energy cannot come from a wrong time and a compensating power. Which rows: see
+``g`` is the (part, precision) group, ``e`` the engine (``a_p`` and the power constants are per
+engine). ``1/a_m`` and ``1/a_c`` are the achieved fractions of peak bandwidth and FLOP/s. The time
+constants are found by one linear least-squares fit, iteratively reweighted towards the log error,
+with a weak ridge towards physical priors (:data:`PRIORS`) and ``1/efficiency >= 1``, on the measured
+step (v3 median ITL, v2 mean TPOT) and mean step (``batch / throughput``) of both ML.ENERGY sets; the
+power constants by a second linear fit per engine on the measured power per GPU (v3
+``avg_power_watts``; v2 energy per token x throughput), using the fitted busy shares, so that a
+right energy cannot come from a wrong time and a compensating power. Which rows: see
 :mod:`wattlm.estimate.inference_data` and ``docs/methodology/estimation-inference.md``.
 
 Run ``python -m wattlm.estimate.calibration`` to refit and rewrite
@@ -61,7 +63,8 @@ PRECISION_SPEEDUP: dict[str, float] = {"fp8": 2.0, "int8": 2.0, "fp4": 4.0, "int
                                        "fp32": 0.5}
 #: Ridge weight per prior (in units of one row's squared relative error).
 RIDGE = 2.0
-#: Quantiles of cross-validated log ratios that bound the ranges (80 % nominal).
+#: Quantiles of cross-validated log ratios that bound the ranges (90 % nominal; about 80 % of a
+#: new family's rows fall inside, measured by ``wattlm validate``).
 RANGE_QUANTILES = (0.05, 0.95)
 #: A calibration group needs this many measured rows for its own range quantiles ...
 MIN_GROUP_ROWS = 50
