@@ -12,8 +12,9 @@ Model (ideal times from :func:`wattlm.estimate.serving.step_features`, s):
 ``g`` is the (part, precision) group, ``e`` the engine (``a_p`` and the power constants are per
 engine). ``1/a_m`` and ``1/a_c`` are the achieved fractions of peak bandwidth and FLOP/s. The time
 constants are found by one linear least-squares fit, iteratively reweighted towards the log error,
-with a weak ridge towards physical priors (:data:`PRIORS`) and ``1/efficiency >= 1``, on the measured
-step (v3 median ITL, v2 mean TPOT) and mean step (``batch / throughput``) of both ML.ENERGY sets; the
+with a weak ridge towards physical priors (:data:`PRIORS`) and ``1/efficiency >= 1``, on the
+measured step (v3 median ITL, v2 mean TPOT) and mean step (``batch / throughput``) of both
+ML.ENERGY sets; the
 power constants by a second linear fit per engine on the measured power per GPU (v3
 ``avg_power_watts``; v2 energy per token x throughput), using the fitted busy shares, so that a
 right energy cannot come from a wrong time and a compensating power. Which rows: see
