@@ -229,6 +229,24 @@ def _account(it_energy_kwh: Range, *, pue: float | None, region: str | None,
 
 
 
+def _implied_mfu(compute: tuple[float, float] | None, hw: Hardware | None, hours: float,
+                 precision: str, notes: dict[str, dict[str, Any]]) -> None:
+    """Record the utilisation the given hours imply: ``flops / (device_hours x 3600 x peak)``."""
+    if compute is not None and hw is not None and hw.peak_tflops:
+        implied = sum(compute) / (hours * 3600.0 * hw.peak_flops(precision))
+        notes["implied_mfu"] = _note(round(implied, 4), "flops / (device_hours x peak)",
+                                     Provenance.ESTIMATED)
+
+
+def _facility(it_kwh: Range, fp: Footprint, pue: float | None) -> Range:
+    """Step 5 over the range, with the PUE the accounting path used (and its provenance)."""
+    pue_note = fp.assumptions.get("pue", {})
+    pue_value = float(pue_note.get("value", pue if pue is not None else 1.0))
+    pue_prov = pue_note.get("provenance")
+    return it_kwh.map(lambda v: facility_energy(v, pue_value)).with_provenance(
+        Provenance.weakest(it_kwh.provenance, Provenance(pue_prov) if pue_prov else None))
+
+
 def estimate_training(
     model: str | None = None, params: float | None = None, active_params: float | None = None,
     tokens: float | None = None, hardware: str | None = None, devices: int | None = None,
@@ -284,14 +302,11 @@ def estimate_training(
     size = resolve_size(catalogue_model, params, active_params, tokens, teacher_params)
     _size_notes(size, notes)
     compute = _flops(size, catalogue_model, seq_len, notes)
-    dh_factors: list[tuple[float, float, float]] = []
     if device_hours is not None or days is not None or hours is not None:
         dh_central = _given_hours(device_hours, devices, days, hours, notes)
+        dh_factors: list[tuple[float, float, float]] = []
         dh_prov = Provenance.ESTIMATED
-        if compute is not None and hw is not None and hw.peak_tflops:
-            implied = sum(compute) / (dh_central * 3600.0 * hw.peak_flops(precision))
-            notes["implied_mfu"] = _note(round(implied, 4), "flops / (device_hours x peak)",
-                                         Provenance.ESTIMATED)
+        _implied_mfu(compute, hw, dh_central, precision, notes)
     else:
         dh_central, dh_factors, dh_prov = _hours_from_flops(
             compute, size, hw, catalogue_model, precision, mfu, scope, notes)
@@ -303,11 +318,7 @@ def estimate_training(
                         dh_factors + power_factors + host_factor, prov)
     fp = _account(it_kwh, pue=pue, region=region, intensity=intensity,
                   device_hours=dh_central, hardware=hw)
-    pue_note = fp.assumptions.get("pue", {})
-    pue_value = float(pue_note.get("value", pue if pue is not None else 1.0))
-    pue_prov = pue_note.get("provenance")
-    facility_kwh = it_kwh.map(lambda v: facility_energy(v, pue_value)).with_provenance(
-        Provenance.weakest(it_kwh.provenance, Provenance(pue_prov) if pue_prov else None))
+    facility_kwh = _facility(it_kwh, fp, pue)
     if hw is not None:
         notes["hardware"] = _note(hw.name, hw.source, Provenance.ESTIMATED)
     if devices is not None:
