@@ -29,7 +29,7 @@ def test_estimate_and_account_examples_run():
     import wattlm
 
     namespace: dict = {"wattlm": wattlm}
-    with pytest.warns(wattlm.WattlmWarning, match="W201"):  # the inference example has no region
+    with pytest.warns(wattlm.WattlmWarning, match="W803"):  # the inference example has no region
         exec(_block("estimate_inference("), namespace)  # noqa: S102
     assert namespace["est"].energy_kwh.low < namespace["est"].energy_kwh.high
     assert namespace["inf"].energy_per_output_token_j.central > 0

@@ -18,7 +18,8 @@ one into a single line on stderr and exit code 2. Warnings carry a stable code, 
     ├── SensorWarning        a sensor failed or was dropped during a run (W1xx)
     ├── AccountingWarning    an assumed default was used: world intensity, PUE (W2xx)
     ├── StoreWarning         a run could not be saved (W3xx)
-    └── MeasurementWarning   a window shorter than a counter's update period, etc. (W4xx)
+    ├── MeasurementWarning   a window shorter than a counter's update period, etc. (W4xx)
+    └── EstimateWarning      an estimate's assumption: batch capped, shape guessed (W8xx)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "DistributedError",
     "InvalidInputError",
     "MeasurementWarning",
+    "EstimateWarning",
     "MissingExtraError",
     "SensorError",
     "SensorWarning",
@@ -123,6 +125,12 @@ class MeasurementWarning(WattlmWarning):
     """A measurement is less reliable than usual (window shorter than a counter's update)."""
 
     code = "W400"
+
+
+class EstimateWarning(WattlmWarning):
+    """An estimate rests on an assumption the user should know about (W8xx)."""
+
+    code = "W800"
 
 
 def warn(message: str, category: type[WattlmWarning] = WattlmWarning, code: str = "") -> str:

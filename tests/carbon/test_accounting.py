@@ -210,7 +210,7 @@ def test_account_run_matches_gpu_names_for_embodied() -> None:
     samples = [Sample(T0, (0.0, 0.0)), Sample(T0 + 86_400, (3.6e6, 3.6e6))]
     fp = account_run(record, samples, settings=resolve_settings())
     assert fp.assumptions["embodied"]["devices"] == 2
-    assert fp.embodied_kg.central == pytest.approx(2 * (164 + 375) * 86_400 / LIFETIME_4Y_S)
+    assert fp.embodied_kg.central == pytest.approx(2 * (273 + 375) * 86_400 / LIFETIME_4Y_S)
 
 
 def test_measured_gpus_are_matched_by_their_driver_name_for_embodied():

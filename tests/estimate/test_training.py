@@ -11,7 +11,6 @@ from wattlm.errors import InvalidInputError, UnknownNameError
 from wattlm.estimate.flops import training_flops
 from wattlm.estimate.training import (
     HOST_OVERHEAD,
-    MFU_DEFAULT,
     POWER_FRACTION,
     estimate_training,
 )
@@ -35,17 +34,20 @@ def test_llama2_7b_published_reproduction() -> None:
 
 
 def test_from_flops_hand_computed_central_and_bounds() -> None:
+    from wattlm.estimate.utilisation import cross_validated_log_ratios, utilisation_curve
+
     est = estimate_training(params=1e9, tokens=1e11, hardware="H100-SXM", pue=1.2,
                             intensity=100)
-    flops = 6e20
-    dh = flops / (989.4e12 * MFU_DEFAULT[1]) / 3600
+    curve = utilisation_curve()
+    u = curve.u_gen["Hopper+"] * 1e9 / (1e9 + curve.n_ref)  # N_half = N_ref at the H100 peak
+    dh = 6e20 / (989.4e12 * u) / 3600
     assert est.device_hours.central == pytest.approx(dh)
     power = 700 * POWER_FRACTION["gpu"][1] * (1 + HOST_OVERHEAD[1])
     assert est.energy_kwh.central == pytest.approx(dh * power / 1000 * 1.2)
     assert est.emissions_kg.central == pytest.approx(dh * power / 1000 * 1.2 * 0.1)
-    # log-space root-sum-square of MFU, power-fraction and host ranges
-    up = math.sqrt(math.log(0.40 / 0.28) ** 2 + math.log(1.0 / 0.85) ** 2
-                   + math.log(1.25 / 1.15) ** 2)
+    # log-space root-sum-square of the cross-validated utilisation residual, power, host
+    lo, _hi = cross_validated_log_ratios()
+    up = math.sqrt(lo ** 2 + math.log(1.0 / 0.85) ** 2 + math.log(1.25 / 1.15) ** 2)
     assert est.energy_kwh.high == pytest.approx(est.energy_kwh.central * math.exp(up))
     assert est.energy_kwh.spread < 3
 
@@ -70,12 +72,13 @@ def test_gpt3_from_catalogue_inside_published() -> None:
 def test_embodied_through_accounting() -> None:
     est = estimate_training(hardware="H100-SXM", device_hours=1000, power_w=700,
                             intensity=0)
-    # H100-SXM: (164 board + 375 host share) kg over 4 years; low min(164 + 312.5, 463) over 5,
-    # high 164 + 712.5 over 3 (carbon/embodied.py, catalogue and host_embodied.csv)
+    # H100-SXM: (273 board, EcoLogits current + 375 host share) kg over 4 years;
+    # low min(164 + 312.5, 463) over 5, high 273 + 712.5 over 3 (carbon/embodied.py,
+    # catalogue and host_embodied.csv)
     year_s = 365.25 * 86_400
-    assert est.embodied_kg.central == pytest.approx(539 * 1000 * 3600 / (4 * year_s))
+    assert est.embodied_kg.central == pytest.approx(648 * 1000 * 3600 / (4 * year_s))
     assert est.embodied_kg.low == pytest.approx(463 * 1000 * 3600 / (5 * year_s))
-    assert est.embodied_kg.high == pytest.approx(876.5 * 1000 * 3600 / (3 * year_s))
+    assert est.embodied_kg.high == pytest.approx(985.5 * 1000 * 3600 / (3 * year_s))
     assert est.to_dict()["embodied_kg"]["central"] == est.embodied_kg.central
 
 

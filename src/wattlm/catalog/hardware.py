@@ -56,6 +56,8 @@ class Hardware:
         embodied_scope: what the embodied figures cover.
         aliases: other names the part answers to.
         source: where the figures come from.
+        interconnect_bw_gbps: device-to-device bandwidth per direction (NVLink, PCIe), GB/s.
+        interconnect_latency_us: small-message latency of one collective hop, microseconds.
     """
 
     name: str
@@ -71,6 +73,8 @@ class Hardware:
     embodied_scope: str
     aliases: tuple[str, ...]
     source: str
+    interconnect_bw_gbps: float | None = None
+    interconnect_latency_us: float | None = None
 
     def peak_flops(self, precision: str = "bf16") -> float:
         """Dense peak FLOP/s at ``precision``.
@@ -149,6 +153,8 @@ def _parse(row: dict[str, str]) -> Hardware:
         embodied_scope=row.get("embodied_scope", ""),
         aliases=aliases(row),
         source=row["source"],
+        interconnect_bw_gbps=_float(row, "interconnect_bw_gbps"),
+        interconnect_latency_us=_float(row, "interconnect_latency_us"),
     )
 
 

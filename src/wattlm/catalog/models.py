@@ -33,6 +33,16 @@ class Model:
         context_length: maximum sequence length.
         experts: routed experts per MoE layer.
         experts_per_token: routed experts each token uses.
+        architecture: ``"dense"``, ``"moe"``, ``"hybrid"`` (Mamba + attention) or
+            ``"encoder-decoder"``.
+        attention_layers: layers with attention in a hybrid model (``None``: every layer).
+        sliding_window: window (tokens) of the local-attention layers, if any.
+        full_attention_layers: layers with full (global) attention when others use the window.
+        kv_lora_rank: latent KV size per token and layer of multi-head latent attention (MLA).
+        rope_head_dim: decoupled RoPE key size per token and layer of MLA.
+        training_hardware: the accelerator the model was trained on (publications: GPT-3 V100,
+            LLaMA / Llama 2 / BLOOM / OPT A100, Llama 3.x and 4 H100, T5 / Gopher TPU v3,
+            PaLM TPU v4), ``None`` if not published.
         aliases: other names, including Hugging Face repository ids.
         source: where the figures come from.
     """
@@ -52,6 +62,13 @@ class Model:
     experts_per_token: int | None
     aliases: tuple[str, ...]
     source: str
+    architecture: str = "dense"
+    attention_layers: int | None = None
+    sliding_window: int | None = None
+    full_attention_layers: int | None = None
+    kv_lora_rank: int | None = None
+    rope_head_dim: int | None = None
+    training_hardware: str | None = None
 
     @property
     def is_moe(self) -> bool:
@@ -82,6 +99,13 @@ def _parse(row: dict[str, str]) -> Model:
         experts_per_token=_int(row, "experts_per_token"),
         aliases=aliases(row),
         source=row["source"],
+        architecture=(row.get("architecture") or ("moe" if row.get("experts") else "dense")),
+        attention_layers=_int(row, "attention_layers"),
+        sliding_window=_int(row, "sliding_window"),
+        full_attention_layers=_int(row, "full_attention_layers"),
+        kv_lora_rank=_int(row, "kv_lora_rank"),
+        rope_head_dim=_int(row, "rope_head_dim"),
+        training_hardware=row.get("training_hardware") or None,
     )
 
 

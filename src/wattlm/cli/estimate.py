@@ -49,7 +49,13 @@ def _register_train(subsub: Any) -> None:
     p.add_argument("--params", type=float, help="total parameters, e.g. 7e9")
     p.add_argument("--active-params", type=float, help="parameters per token (MoE)")
     p.add_argument("--tokens", type=float, help="training tokens, e.g. 2e12")
-    p.add_argument("--hardware", help="accelerator (see `wattlm hardware`), e.g. A100-80GB")
+    p.add_argument("--hardware", help="accelerator (see `wattlm hardware`), e.g. A100-80GB; "
+                                      "default the model's training hardware (assumed)")
+    p.add_argument("--teacher-params", type=float,
+                   help="distillation teacher parameters (adds its 2 N D forward pass)")
+    p.add_argument("--scope", default="published", choices=("published", "productive",
+                                                              "wall-clock"),
+                   help="what the device-hours count (default: as publishers report them)")
     p.add_argument("--devices", type=int, help="number of accelerators")
     p.add_argument("--days", type=float, help="wall-clock days (with --devices)")
     p.add_argument("--hours", type=float, help="wall-clock hours (with --devices)")
@@ -79,7 +85,7 @@ def _train(args: argparse.Namespace) -> int:
         tokens=args.tokens, hardware=args.hardware, devices=args.devices, days=args.days,
         hours=args.hours, device_hours=args.device_hours, mfu=args.mfu, power_w=args.power_w,
         pue=args.pue, region=args.region, intensity=args.intensity, seq_len=args.seq_len,
-        precision=args.precision)
+        precision=args.precision, teacher_params=args.teacher_params, scope=args.scope)
     if getattr(args, "report", None):
         from wattlm.cli.report import write_text
         from wattlm.report import render
@@ -90,22 +96,38 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt(r: dict[str, Any]) -> str:
-    from wattlm.cli._output import format_number
+def _fmt(r: dict[str, Any], dimension: str, scale: float = 1.0) -> str:
+    """A JSON range dict through the one formatter (``scale`` converts to the internal unit)."""
+    from wattlm._format import format_count, format_range
+    from wattlm.units import Range
 
-    return (f"{format_number(r['central'])}  [{format_number(r['low'])} – "
-            f"{format_number(r['high'])}]")
+    if dimension in ("count", "zflop"):  # counts: FLOPs in ZFLOP (1e21), hours as words
+        unit = " ZFLOP" if dimension == "zflop" else ""
+        text = format_count(r["central"] * scale) + unit
+        if r["low"] != r["high"]:
+            text += (f" ({format_count(r['low'] * scale)}–{format_count(r['high'] * scale)}"
+                     f"{unit})")
+        return text
+    return format_range(Range(r["low"] * scale, r["central"] * scale, r["high"] * scale),
+                        dimension)
 
 
 def _human(data: dict[str, Any]) -> str:
     head = " on ".join(str(x) for x in (data.get("model"), data.get("hardware")) if x)
     lines = [f"Training estimate{': ' + head if head else ''}"
              + (f" ({data['devices']} devices)" if data.get("devices") else ""), ""]
+    from wattlm.units import kg_to_g, kwh_to_j
+
     labels = [("flops", "FLOPs"), ("device_hours", "device-hours"),
-              ("accelerators_energy_kwh", "accelerators energy (kWh)"),
-              ("it_energy_kwh", "IT energy, before PUE (kWh)"),
-              ("energy_kwh", "facility energy (kWh)"), ("emissions_kg", "emissions (kgCO2e)"),
-              ("embodied_kg", "embodied (kgCO2e)"), ("water_l", "water (L)")]
+              ("accelerators_energy_kwh", "accelerators energy"),
+              ("it_energy_kwh", "IT energy, before PUE"),
+              ("energy_kwh", "facility energy (x PUE)"), ("emissions_kg", "emissions (CO2e)"),
+              ("embodied_kg", "embodied (CO2e)"), ("water_l", "water")]
+    dims = {"flops": ("zflop", 1e-21), "device_hours": ("count", 1.0),
+            "accelerators_energy_kwh": ("energy", kwh_to_j(1.0)),
+            "it_energy_kwh": ("energy", kwh_to_j(1.0)), "energy_kwh": ("energy", kwh_to_j(1.0)),
+            "emissions_kg": ("mass", kg_to_g(1.0)), "embodied_kg": ("mass", kg_to_g(1.0)),
+            "water_l": ("volume", 1.0)}
     width = max(len(label) for _, label in labels)
     embodied_note = data.get("footprint_assumptions", {}).get("embodied", {})
     for key, label in labels:
@@ -115,7 +137,7 @@ def _human(data: dict[str, Any]) -> str:
                 "not counted"):
             lines.append(f"  {label.ljust(width)}  {embodied_note['source']}")
         else:
-            lines.append(f"  {label.ljust(width)}  {_fmt(data[key])}")
+            lines.append(f"  {label.ljust(width)}  {_fmt(data[key], *dims[key])}")
     lines += _equivalents(data)
     lines += ["", "Assumptions:"]
     for name, note in {**data["assumptions"], **data.get("footprint_assumptions", {})}.items():
@@ -143,10 +165,11 @@ def _equivalents(data: dict[str, Any]) -> list[str]:
     found = equivalents(max(total_kg, 0.0), max(energy["central"], 0.0))
     if not found:
         return []
-    from wattlm.cli._output import format_number
+    from wattlm._format import format_energy, format_mass, format_number
+    from wattlm.units import kg_to_g, kwh_to_j
 
-    lines = ["", f"Equivalents (central: {format_number(total_kg)} kgCO2e operational + "
-                 f"embodied, {format_number(energy['central'])} kWh):"]
+    lines = ["", f"Equivalents (central: {format_mass(kg_to_g(total_kg))} CO2e operational + "
+                 f"embodied, {format_energy(kwh_to_j(energy['central']))}):"]
     lines += [f"  {format_number(e.value)} " + (
         e.label if e.unit in e.label.split() else f"{e.unit} of {e.label}") for e in found]
     lines.append("  sources: US EPA Greenhouse Gas Equivalencies Calculator; US EIA "
