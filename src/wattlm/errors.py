@@ -18,7 +18,9 @@ one into a single line on stderr and exit code 2. Warnings carry a stable code, 
     ├── SensorWarning        a sensor failed or was dropped during a run (W1xx)
     ├── AccountingWarning    an assumed default was used: world intensity, PUE (W2xx)
     ├── StoreWarning         a run could not be saved (W3xx)
-    └── MeasurementWarning   a window shorter than a counter's update period, etc. (W4xx)
+    ├── MeasurementWarning   a window shorter than a counter's update period, etc. (W4xx)
+    ├── ServingWarning       serve-bench: a level's figures are less reliable (W600-W619)
+    └── ApiImpactWarning     hosted-API impacts: unknown model, missing usage (W620-W629)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "AccountingWarning",
+    "ApiImpactWarning",
     "ConfigError",
     "DataError",
     "DistributedError",
@@ -38,6 +41,7 @@ __all__ = [
     "MissingExtraError",
     "SensorError",
     "SensorWarning",
+    "ServingWarning",
     "StoreError",
     "StoreWarning",
     "UnknownNameError",
@@ -123,6 +127,18 @@ class MeasurementWarning(WattlmWarning):
     """A measurement is less reliable than usual (window shorter than a counter's update)."""
 
     code = "W400"
+
+
+class ServingWarning(WattlmWarning):
+    """A serve-bench level is less reliable than usual (failed requests, no usage, ...)."""
+
+    code = "W600"
+
+
+class ApiImpactWarning(WattlmWarning):
+    """The impacts of a hosted-API call are uncertain or missing (unknown model, no usage)."""
+
+    code = "W620"
 
 
 def warn(message: str, category: type[WattlmWarning] = WattlmWarning, code: str = "") -> str:
