@@ -1,4 +1,4 @@
-"""Real SDKs (openai, anthropic, mistralai, litellm) against a provider-shaped server on 127.0.0.1."""
+"""Real SDKs (openai, anthropic, mistralai, litellm) against a provider-shaped local server."""
 
 from __future__ import annotations
 

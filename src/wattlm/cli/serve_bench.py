@@ -153,6 +153,12 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _human(levels: list[dict[str, Any]]) -> str:
-    from wattlm.serving.report import summary_table
+    """The levels as a table, with the window rule, the estimates and the warnings."""
+    from wattlm.cli._output import table
+    from wattlm.serving.bench import EXCLUDED
+    from wattlm.serving.report import HEADERS, estimate_line, row
 
-    return summary_table(levels)
+    lines = [table(HEADERS, [row(lv) for lv in levels]), "", f"note: {EXCLUDED}."]
+    lines += [estimate_line(lv) for lv in levels]
+    lines += [f"warning {w}" for lv in levels for w in lv.get("warnings", [])]
+    return "\n".join(lines)

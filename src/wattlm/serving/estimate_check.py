@@ -38,11 +38,11 @@ def compare_with_estimate(
     if not output_tokens or not input_tokens or measured_j_per_token is None:
         return {"available": False, "reason": "no completed request with token counts in the "
                 "window"}
-    import wattlm
+    from wattlm.estimate.inference import estimate_inference  # = wattlm.estimate_inference
 
     devices = len(gpu_models) if gpu_models and not hardware else None
     try:
-        est = wattlm.estimate_inference(
+        est = estimate_inference(
             model=model, hardware=hw, devices=devices, batch_size=max(1, round(batch)),
             input_tokens=input_tokens, output_tokens=output_tokens, pue=1.0)
     except WattlmError as e:

@@ -16,9 +16,10 @@ from typing import Any
 from wattlm._format import format_duration, format_number, format_power, format_quantity
 from wattlm.errors import InvalidInputError
 
-__all__ = ["curve_plot", "latency_plot", "render", "summary_table", "write_report"]
+__all__ = ["HEADERS", "curve_plot", "estimate_line", "latency_plot", "render", "row",
+           "write_report"]
 
-_HEADERS = ("level", "run", "J/output token", "J/request", "tokens/s", "TTFT p50",
+HEADERS = ("level", "run", "J/output token", "J/request", "tokens/s", "TTFT p50",
             "TTFT p99", "ITL p50", "ITL p99", "power", "idle power", "provenance")
 
 
@@ -26,7 +27,8 @@ def _j(value: float | None) -> str:
     return format_quantity(value, "energy_j")
 
 
-def _row(level: dict[str, Any]) -> list[str]:
+def row(level: dict[str, Any]) -> list[str]:
+    """One level as table cells (formatted for people)."""
     knee = " (knee)" if level.get("is_knee") else ""
     return [level["label"] + knee, str(level["run_id"]) if level["run_id"] is not None else "–",
             _j(level["energy_per_output_token_j"]), _j(level["energy_per_request_j"]),
@@ -37,25 +39,16 @@ def _row(level: dict[str, Any]) -> list[str]:
             str(level["provenance"])]
 
 
-def _estimate_line(level: dict[str, Any]) -> str:
+def estimate_line(level: dict[str, Any]) -> str:
+    """One line: the estimator's figure for this level, or why there is none."""
     est = level.get("estimate") or {}
     if not est.get("available"):
         return f"{level['label']}: no estimator comparison ({est.get('reason', 'not run')})"
     e = est["energy_per_output_token_j"]
     return (f"{level['label']}: estimate {_j(e['central'])} ({_j(e['low'])}–{_j(e['high'])}) "
             f"per output token for {est['model']} on {est['hardware']}, batch "
-            f"{est['batch_size']}; measured/estimate {format_number(est['measured_over_estimate'])}")
-
-
-def summary_table(levels: Sequence[dict[str, Any]]) -> str:
-    """The levels as a plain text table, with the window rule, estimates and warnings."""
-    from wattlm.cli._output import table
-    from wattlm.serving.bench import EXCLUDED
-
-    lines = [table(_HEADERS, [_row(lv) for lv in levels]), "", f"note: {EXCLUDED}."]
-    lines += [_estimate_line(lv) for lv in levels]
-    lines += [f"warning {w}" for lv in levels for w in lv.get("warnings", [])]
-    return "\n".join(lines)
+            f"{est['batch_size']}; measured/estimate "
+            f"{format_number(est['measured_over_estimate'])}")
 
 
 def curve_plot(levels: Sequence[dict[str, Any]]) -> bytes:
@@ -98,12 +91,12 @@ def latency_plot(levels: Sequence[dict[str, Any]]) -> bytes:
 def _markdown(levels: Sequence[dict[str, Any]]) -> str:
     from wattlm.serving.bench import EXCLUDED
 
-    head = "| " + " | ".join(_HEADERS) + " |\n|" + "---|" * len(_HEADERS)
-    rows = ["| " + " | ".join(_row(lv)) + " |" for lv in levels]
+    head = "| " + " | ".join(HEADERS) + " |\n|" + "---|" * len(HEADERS)
+    rows = ["| " + " | ".join(row(lv)) + " |" for lv in levels]
     parts = ["# serve-bench report", "", f"Server {levels[0]['url']}, model "
              f"`{levels[0]['model']}`. {EXCLUDED}; each level is a stored run "
              "(`wattlm show RUN`).", "", head, *rows, "", "## Estimator comparison", ""]
-    parts += [f"* {_estimate_line(lv)}" for lv in levels]
+    parts += [f"* {estimate_line(lv)}" for lv in levels]
     warnings = [w for lv in levels for w in lv.get("warnings", [])]
     if warnings:
         parts += ["", "## Warnings", "", *[f"* {w}" for w in warnings]]
@@ -117,10 +110,10 @@ def _html(levels: Sequence[dict[str, Any]]) -> str:
     def cells(tag: str, items: Sequence[str]) -> str:
         return "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in items)
 
-    rows = "".join(f"<tr>{cells('td', _row(lv))}</tr>" for lv in levels)
+    rows = "".join(f"<tr>{cells('td', row(lv))}</tr>" for lv in levels)
     body = [f"<h1>serve-bench report</h1><p>Server {html.escape(levels[0]['url'])}, model "
             f"<code>{html.escape(str(levels[0]['model']))}</code>. {html.escape(EXCLUDED)}.</p>",
-            f"<table><tr>{cells('th', _HEADERS)}</tr>{rows}</table>"]
+            f"<table><tr>{cells('th', HEADERS)}</tr>{rows}</table>"]
     if plots.available():
         for png, caption in ((curve_plot(levels), "Energy per output token vs throughput"),
                              (latency_plot(levels), "Latency vs throughput")):
@@ -130,7 +123,7 @@ def _html(levels: Sequence[dict[str, Any]]) -> str:
     else:
         body.append(f"<p class=\"note\">{html.escape(plots.MISSING_NOTE)}</p>")
     body.append("<h2>Estimator comparison</h2><ul>" + "".join(
-        f"<li>{html.escape(_estimate_line(lv))}</li>" for lv in levels) + "</ul>")
+        f"<li>{html.escape(estimate_line(lv))}</li>" for lv in levels) + "</ul>")
     warnings = [w for lv in levels for w in lv.get("warnings", [])]
     if warnings:
         body.append("<h2>Warnings</h2><ul>" + "".join(

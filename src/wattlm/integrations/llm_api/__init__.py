@@ -11,8 +11,9 @@
 
 ``instrument(client)`` instruments one client of ``openai``, ``anthropic`` or ``mistralai``
 (or the ``litellm`` module) and returns it; ``instrument()`` instruments every supported SDK
-that is installed (``litellm`` once imported), for all their clients. Sync, async and streamed calls are covered (a stream
-gets ``.impacts`` once consumed, and so does its final usage chunk). Each figure is a
+that is installed (``litellm`` once imported), for all their clients. Sync, async and
+streamed calls are covered (a stream gets ``.impacts`` once consumed, and so does its final
+usage chunk). Each figure is a
 :class:`~wattlm.units.Range` with provenance ``estimated``; energy in J, emissions and embodied
 in gCO2e, water in L. Calls made inside ``wattlm.track()`` are added to that run as an ``api``
 device. wattlm never breaks the call: a failure is warning W623 and the response is unchanged.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from wattlm.errors import ApiImpactWarning, UnknownNameError, warn
 from wattlm.units import Provenance, Range, j_to_kwh, kg_to_g
@@ -63,9 +63,11 @@ class Impacts:
     def __str__(self) -> str:
         from wattlm._format import format_quantity, format_range
 
-        return (f"{format_range(self.energy, 'energy_j')}, "
-                f"{format_range(self.emissions, 'mass')} CO2e, "
-                f"{format_range(self.water, 'volume')} water "
+        energy, emissions, water = (cast(Any, r) for r in (self.energy, self.emissions,
+                                                            self.water))
+        return (f"{format_range(energy, 'energy_j')}, "
+                f"{format_range(emissions, 'mass')} CO2e, "
+                f"{format_range(water, 'volume')} water "
                 f"({format_quantity(self.output_tokens, 'number')} output tokens)")
 
 
@@ -95,21 +97,22 @@ def _model(provider: str, name: str) -> tuple[Any, tuple[str, ...]]:
 @functools.lru_cache(maxsize=4096)
 def compute_impacts(provider: str, name: str, input_tokens: int, output_tokens: int) -> Impacts:
     """The impacts of a call (cached on its arguments; pure apart from the first warning)."""
-    import wattlm
+    from wattlm.carbon.accounting import footprint
     from wattlm.catalog.hosted import UNKNOWN_PARAMS, get_provider
+    from wattlm.estimate.inference import estimate_inference  # = wattlm.estimate_inference
 
     row, notes = _model(provider, name)
     site = get_provider(row.provider if row is not None and provider == "unknown" else provider)
     total = row.params if row is not None else UNKNOWN_PARAMS
     active = row.active_params if row is not None else UNKNOWN_PARAMS
-    est = wattlm.estimate_inference(
+    est = estimate_inference(
         params=total.central, active_params=active.central, hardware=site.hardware,
         batch_size=site.batch_size, input_tokens=max(input_tokens, 1),
         output_tokens=max(output_tokens, 1), pue=site.pue, region=site.region)
     low, high = active.low / active.central, active.high / active.central
     energy = _scaled(est.energy_per_request_j, low, high)
     it_kwh = energy.map(j_to_kwh) * (1.0 / site.pue)  # the accounting applies the PUE again
-    fp = wattlm.footprint(it_kwh, region=site.region, pue=site.pue,
+    fp = footprint(it_kwh, region=site.region, pue=site.pue,
                           wue_l_per_kwh=site.wue_l_per_kwh)
     embodied = est.footprint.embodied_kg if est.footprint is not None else Range.exact(0.0)
     return Impacts(

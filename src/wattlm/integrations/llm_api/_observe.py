@@ -9,7 +9,6 @@ becomes warning W623 and the response is returned as it came.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -110,39 +109,48 @@ def _end(stream: Any) -> None:
     safely("a stream", lambda: _state(stream).end(stream))
 
 
-@functools.lru_cache(maxsize=64)
+_classes: dict[tuple[type, bool], type] = {}
+
+
 def _observed_class(cls: type, asynchronous: bool) -> type:
     """A subclass of the SDK's stream class that watches each chunk (same behaviour otherwise)."""
+    if getattr(cls, "__wattlm_observed__", False):
+        return cls
+    key = (cls, asynchronous)
+    if key in _classes:
+        return _classes[key]
     if asynchronous:
-        async def __anext__(self: Any) -> Any:
+        async def __anext__(self: Any) -> Any:  # noqa: N807
             try:
-                chunk = await super(observed, self).__anext__()
+                chunk = await cls.__anext__(self)  # type: ignore[attr-defined]
             except StopAsyncIteration:
                 _end(self)
                 raise
             _watch(self, chunk)
             return chunk
 
-        def __aiter__(self: Any) -> Any:
+        def __aiter__(self: Any) -> Any:  # noqa: N807
             return self
 
         namespace: dict[str, Any] = {"__anext__": __anext__, "__aiter__": __aiter__}
     else:
-        def __next__(self: Any) -> Any:
+        def __next__(self: Any) -> Any:  # noqa: N807
             try:
-                chunk = super(observed, self).__next__()
+                chunk = cls.__next__(self)  # type: ignore[attr-defined]
             except StopIteration:
                 _end(self)
                 raise
             _watch(self, chunk)
             return chunk
 
-        def __iter__(self: Any) -> Any:
+        def __iter__(self: Any) -> Any:  # noqa: N807
             return self
 
         namespace = {"__next__": __next__, "__iter__": __iter__}
     observed = type(cls.__name__, (cls,), {**namespace, "__module__": cls.__module__,
-                                           "__qualname__": cls.__qualname__})
+                                           "__qualname__": cls.__qualname__,
+                                           "__wattlm_observed__": True})
+    _classes[key] = observed
     return observed
 
 
