@@ -10,6 +10,7 @@ wattlm started) or, without one, wattlm's own process (flagged, W601).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ from wattlm.config import Settings
 from wattlm.errors import InvalidInputError, ServingWarning, warn
 from wattlm.records import RunRecord
 from wattlm.sensors.base import Sensor
-from wattlm.serving.client import PATHS, ServerInfo, preflight
-from wattlm.serving.loadgen import Level, LevelTrace, run_level
+from wattlm.serving.client import PATHS, ServerInfo, make_clients, preflight
+from wattlm.serving.loadgen import MAX_INFLIGHT, Level, LevelTrace, run_level
 from wattlm.serving.metrics import counter_delta, scrape
 from wattlm.serving.stats import WindowStats, knee_index, window_stats
 from wattlm.serving.workload import Workload
@@ -71,19 +72,16 @@ class BenchConfig:
                                                                30.0)
 
 
-def _client(config: BenchConfig, connections: int) -> Any:
-    import httpx
-
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(config.request_timeout_s, connect=5.0),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        trust_env=False)
+def _clients(config: BenchConfig, count: int, connections: int) -> list[Any]:
+    return make_clients(count, connections=connections, timeout_s=config.request_timeout_s,
+                        https=config.url.strip().lower().startswith("https"))
 
 
 def check_server(config: BenchConfig) -> ServerInfo:
     """The preflight (reachable, OpenAI-compatible, a model), before any load or measurement."""
     async def go() -> ServerInfo:
-        async with _client(config, 4) as client:
+        (client,) = _clients(config, 1, 4)
+        async with client:
             return await preflight(client, config.url, config.workload.endpoint, config.model)
     return asyncio.run(go())
 
@@ -99,19 +97,25 @@ class _Phases:
         self.tracker.begin_phase("steady" if edge == "start" else "drain")
 
 
+CONNECTIONS_PER_CLIENT = 8
+
+
 async def _load(config: BenchConfig, server: ServerInfo, level: Level, tracker: Any,
                 seed: int) -> tuple[LevelTrace, dict[str, float] | None]:
-    connections = int(level.value) + 4 if level.kind == "concurrency" else 4096
-    async with _client(config, connections) as client:
-        before = await scrape(client, server.base_url)
+    connections = int(level.value) if level.kind == "concurrency" else MAX_INFLIGHT
+    shards = max(1, -(-connections // CONNECTIONS_PER_CLIENT))
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(c)
+                   for c in _clients(config, shards, CONNECTIONS_PER_CLIENT)]
+        before = await scrape(clients[0], server.base_url)
         tracker.begin_phase("ramp-up")
         trace = await run_level(
-            client, server.base_url + PATHS[config.workload.endpoint], server.model,
+            clients, server.base_url + PATHS[config.workload.endpoint], server.model,
             config.workload.stream(), level, duration_s=config.duration_s,
             ramp_s=config.ramp_up_s, drain_timeout_s=config.drain_timeout_s,
             max_requests=config.max_requests, seed=seed, on_window=_Phases(tracker))
         tracker.end_phase()
-        after = await scrape(client, server.base_url)
+        after = await scrape(clients[0], server.base_url)
     return trace, counter_delta(before, after)
 
 
@@ -135,9 +139,9 @@ def _level_warnings(trace: LevelTrace, stats: WindowStats, pid: int | None,
         found.append(warn(f"{label}: {stats.requests_failed} request(s) failed "
                           f"({'; '.join(stats.errors)[:200]})", ServingWarning, "W604"))
     if trace.skipped:
-        found.append(warn(f"{label}: {trace.skipped} arrival(s) skipped with 4096 requests in "
-                          "flight: the server cannot keep up with this rate", ServingWarning,
-                          "W605"))
+        found.append(warn(f"{label}: {trace.skipped} arrival(s) skipped with {MAX_INFLIGHT} "
+                          "requests in flight: the server cannot keep up with this rate",
+                          ServingWarning, "W605"))
     if stats.token_source != "usage":
         found.append(warn(f"{label}: output tokens counted from {stats.token_source} (the "
                           "stream carried no usage): a chunk may hold several tokens",

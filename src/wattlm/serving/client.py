@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from wattlm.errors import InvalidInputError, MissingExtraError
 
-__all__ = ["RequestResult", "ServerInfo", "base_url", "preflight", "send_request"]
+__all__ = ["RequestResult", "ServerInfo", "base_url", "make_clients", "preflight",
+           "send_request"]
 
 PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
 
@@ -27,6 +28,20 @@ def _httpx() -> Any:
     except ImportError as e:  # pragma: no cover - the extra is part of the test set
         raise MissingExtraError("httpx", "serving", "serve-bench") from e
     return httpx
+
+
+def make_clients(count: int, *, connections: int, timeout_s: float, https: bool) -> list[Any]:
+    """``count`` ``httpx.AsyncClient`` s of ``connections`` each, sharing one TLS context.
+
+    No TLS context is loaded for ``http://`` (loading the CA bundle costs ~50 ms per client);
+    proxies from the environment are ignored (the server is local or named explicitly).
+    """
+    httpx = _httpx()
+    verify: Any = httpx.create_ssl_context() if https else False
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    timeout = httpx.Timeout(timeout_s, connect=5.0)
+    return [httpx.AsyncClient(timeout=timeout, limits=limits, verify=verify, trust_env=False)
+            for _ in range(count)]
 
 
 def base_url(url: str) -> str:
@@ -118,9 +133,10 @@ async def send_request(client: Any, url: str, body: dict[str, Any]) -> RequestRe
                 text = (await response.aread())[:200].decode("utf-8", "replace")
                 result.error = f"HTTP {response.status_code}: {text}"
             else:
-                async for line in response.aiter_lines():
-                    if line.startswith("data:") and not _read_chunk(result, line[5:].strip()):
-                        break
+                done = False
+                async for line in response.aiter_lines():  # to the end: keeps the connection
+                    if not done and line.startswith("data:"):
+                        done = not _read_chunk(result, line[5:].strip())
     except Exception as e:  # noqa: BLE001 - one failed request must not stop the load
         result.error = f"{type(e).__name__}: {e}"
     result.end_s = time.perf_counter()

@@ -12,17 +12,19 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from wattlm.errors import InvalidInputError
 from wattlm.serving.client import RequestResult, send_request
 
-__all__ = ["Level", "LevelTrace", "parse_levels", "run_level"]
+__all__ = ["MAX_INFLIGHT", "Level", "LevelTrace", "parse_levels", "run_level"]
 
 MAX_RATE = 100_000.0
 MAX_CONCURRENCY = 10_000
+#: in rate mode, arrivals beyond this many requests in flight are skipped (and counted)
+MAX_INFLIGHT = 1024
 
 
 @dataclass(frozen=True)
@@ -90,29 +92,31 @@ class LevelTrace:
 class _Run:
     """State shared by the request tasks of one level."""
 
-    def __init__(self, client: Any, url: str, bodies: Iterator[dict[str, Any]], model: str,
-                 trace: LevelTrace, max_requests: int, send_until_s: float) -> None:
-        self.client, self.url, self.bodies, self.model = client, url, bodies, model
+    def __init__(self, clients: Sequence[Any], url: str, bodies: Iterator[dict[str, Any]],
+                 model: str, trace: LevelTrace, max_requests: int, send_until_s: float) -> None:
+        self.clients, self.url, self.bodies, self.model = list(clients), url, bodies, model
         self.trace, self.max_requests, self.send_until_s = trace, max_requests, send_until_s
         self.tasks: set[asyncio.Task[None]] = set()
 
     def may_send(self) -> bool:
         return self.trace.sent < self.max_requests and time.perf_counter() < self.send_until_s
 
-    async def one(self) -> None:
+    async def one(self, client: Any = None) -> None:
         body = next(self.bodies)
         body["model"] = self.model
         self.trace.sent += 1
-        self.trace.results.append(await send_request(self.client, self.url, body))
+        if client is None:  # round robin over the clients (each a small connection pool)
+            client = self.clients[self.trace.sent % len(self.clients)]
+        self.trace.results.append(await send_request(client, self.url, body))
 
     def spawn(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
         task = asyncio.get_running_loop().create_task(job())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def worker(self) -> None:
+    async def worker(self, client: Any) -> None:
         while self.may_send():
-            await self.one()
+            await self.one(client)
 
     async def poisson(self, rate: float, rng: random.Random, max_inflight: int) -> None:
         next_s = time.perf_counter()
@@ -140,14 +144,16 @@ async def _window(trace: LevelTrace, ramp_s: float, duration_s: float,
 
 
 async def run_level(
-    client: Any, url: str, model: str, bodies: Iterator[dict[str, Any]], level: Level, *,
+    clients: Sequence[Any], url: str, model: str, bodies: Iterator[dict[str, Any]], level: Level,
+    *,
     duration_s: float, ramp_s: float, drain_timeout_s: float, max_requests: int,
-    max_inflight: int = 4096, seed: int = 0, on_window: Callable[[str], None] | None = None,
+    max_inflight: int = MAX_INFLIGHT, seed: int = 0, on_window: Callable[[str], None] | None = None,
 ) -> LevelTrace:
     """Run one level: ramp-up, ``duration_s`` of steady state, drain (all bounded in time).
 
     Args:
-        client: an ``httpx.AsyncClient`` with enough connections for the level.
+        clients: ``httpx.AsyncClient`` s sharing the load (httpcore's pool costs grow with the
+            square of its connections, so several small pools beat one large one).
         url: the full endpoint URL (``.../v1/chat/completions``).
         model: model name put in every body.
         bodies: request bodies (:meth:`Workload.stream`).
@@ -161,12 +167,15 @@ async def run_level(
         on_window: called with ``"start"`` and ``"end"`` at the window's edges.
     """
     trace = LevelTrace(level=level, started_s=time.perf_counter())
-    run = _Run(client, url, bodies, model, trace, max_requests,
+    if not clients:
+        raise InvalidInputError("run_level needs at least one client")
+    run = _Run(clients, url, bodies, model, trace, max_requests,
                trace.started_s + ramp_s + duration_s)
     window = asyncio.create_task(_window(trace, ramp_s, duration_s, on_window or (lambda _: None)))
     if level.kind == "concurrency":
-        for _ in range(int(level.value)):
-            run.spawn(run.worker)
+        for k in range(int(level.value)):
+            client = clients[k % len(clients)]
+            run.spawn(lambda c=client: run.worker(c))
     else:
         await run.poisson(level.value, random.Random(seed), max_inflight)
     await window
