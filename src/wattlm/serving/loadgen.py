@@ -9,6 +9,7 @@ excluded from the figures), the **steady state** (the measurement window), and t
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import random
 import time
@@ -174,8 +175,7 @@ async def run_level(
     window = asyncio.create_task(_window(trace, ramp_s, duration_s, on_window or (lambda _: None)))
     if level.kind == "concurrency":
         for k in range(int(level.value)):
-            client = clients[k % len(clients)]
-            run.spawn(lambda c=client: run.worker(c))
+            run.spawn(functools.partial(run.worker, clients[k % len(clients)]))
     else:
         await run.poisson(level.value, random.Random(seed), max_inflight)
     await window
