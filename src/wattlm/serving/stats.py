@@ -15,7 +15,7 @@ from typing import Any
 
 from wattlm.serving.loadgen import LevelTrace
 
-__all__ = ["WindowStats", "knee_index", "percentiles", "window_stats"]
+__all__ = ["KNEE_MIN_DISTANCE", "WindowStats", "knee_index", "percentiles", "window_stats"]
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | None]:
@@ -118,13 +118,19 @@ def window_stats(trace: LevelTrace) -> WindowStats:
         errors=tuple(sorted({r.error or "" for r in failed}))[:5])
 
 
+#: smallest distance below the chord (in the unit square) that counts as a knee
+KNEE_MIN_DISTANCE = 0.1
+
+
 def knee_index(points: Sequence[tuple[float, float]]) -> int | None:
     """The knee of an energy-per-token vs throughput curve (Kneedle; None under 3 points).
 
     Points ``(throughput, energy_per_token)`` are sorted by throughput and scaled to the unit
-    square; the knee is the point farthest from the straight line joining the first and last,
-    on the side of diminishing returns: beyond it more load buys little less energy per token.
-    Returns the index in ``points`` as given.
+    square; the knee is the point farthest below the straight line joining the first and the
+    last (a falling, convex curve's elbow: beyond it more load buys little less energy per
+    token), if it lies at least :data:`KNEE_MIN_DISTANCE` below it. A nearly straight curve, or
+    one where energy per token rises with throughput, has no knee. Returns the index in
+    ``points`` as given.
     """
     usable = [(i, x, y) for i, (x, y) in enumerate(points)
               if math.isfinite(x) and math.isfinite(y)]
@@ -133,16 +139,18 @@ def knee_index(points: Sequence[tuple[float, float]]) -> int | None:
     usable.sort(key=lambda p: p[1])
     xs = [p[1] for p in usable]
     ys = [p[2] for p in usable]
+    if ys[-1] >= ys[0]:
+        return None  # energy per token does not fall as throughput rises
     x_span = (xs[-1] - xs[0]) or 1.0
     y_span = (max(ys) - min(ys)) or 1.0
     nx = [(x - xs[0]) / x_span for x in xs]
     ny = [(y - min(ys)) / y_span for y in ys]
     (x0, y0), (x1, y1) = (nx[0], ny[0]), (nx[-1], ny[-1])
     length = math.hypot(x1 - x0, y1 - y0) or 1.0
-    best, best_d = None, 0.0
+    best, best_d = None, KNEE_MIN_DISTANCE
     for k in range(1, len(usable) - 1):
-        # signed distance; below the chord = a convex, falling curve's elbow
+        # signed distance; positive below the chord
         d = ((x1 - x0) * (y0 - ny[k]) - (x0 - nx[k]) * (y1 - y0)) / length
-        if d > best_d:
+        if d >= best_d:
             best, best_d = k, d
     return usable[best][0] if best is not None else None
