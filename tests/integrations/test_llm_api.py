@@ -194,7 +194,8 @@ def test_the_users_errors_pass_through(server: ProviderServer) -> None:
         client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
 
 
-def test_calls_inside_track_are_an_api_device(server: ProviderServer) -> None:
+def test_calls_inside_track_are_an_api_device(server: ProviderServer,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     client = instrument(openai.OpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0))
     with wattlm.track(region="FR", sensors=[FakeSensor("gpu0", power_w=50.0)]) as run:
         first = client.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=5)
@@ -211,6 +212,13 @@ def test_calls_inside_track_are_an_api_device(server: ProviderServer) -> None:
         stored = store.get_run(record.id)
     assert any(d.kind == "api" for d in stored.devices)
     assert stored.extra["api"]["models"] == {"openai:gpt-4o": 2}
+    from wattlm.cli.main import main
+
+    capsys.readouterr()
+    assert main(["show", str(record.id)]) == 0
+    shown = capsys.readouterr().out
+    assert any(line.split()[:2] == ["api", "api"] and "estimated" in line
+               for line in shown.splitlines())
 
 
 def test_instrument_refuses_other_objects() -> None:
