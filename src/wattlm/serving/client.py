@@ -133,10 +133,16 @@ async def send_request(client: Any, url: str, body: dict[str, Any]) -> RequestRe
                 text = (await response.aread())[:200].decode("utf-8", "replace")
                 result.error = f"HTTP {response.status_code}: {text}"
             else:
-                done = False
-                async for line in response.aiter_lines():  # to the end: keeps the connection
-                    if not done and line.startswith("data:"):
-                        done = not _read_chunk(result, line[5:].strip())
+                done, pending = False, b""
+                async for data in response.aiter_bytes():  # to the end: keeps the connection
+                    if done:
+                        continue
+                    *lines, pending = (pending + data).split(b"\n")
+                    for line in lines:
+                        if not done and line.startswith(b"data:"):
+                            done = not _read_chunk(result, line[5:].strip().decode("utf-8"))
+                if not done and pending.startswith(b"data:"):
+                    _read_chunk(result, pending[5:].strip().decode("utf-8"))
     except Exception as e:  # noqa: BLE001 - one failed request must not stop the load
         result.error = f"{type(e).__name__}: {e}"
     result.end_s = time.perf_counter()
