@@ -48,6 +48,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._anthropic(body)
         elif self.path == "/v1/chat/completions":
             self._openai(body)
+        elif self.path == "/v1/responses":
+            self._responses(body)
         else:
             self._send(404, "application/json", b'{"error": "not found"}')
 
@@ -78,6 +80,33 @@ class _Handler(BaseHTTPRequestHandler):
                            "created": 1700000000, "model": model, "choices": [],
                            "usage": usage})
         text = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+        self._send(200, "text/event-stream", text.encode())
+
+    def _responses(self, body: dict[str, Any]) -> None:
+        n = int(body.get("max_output_tokens") or 5)
+        words = len(str(body.get("input", "")).split()) + 7
+        usage = {"input_tokens": words, "input_tokens_details": {"cached_tokens": 0},
+                 "output_tokens": n, "output_tokens_details": {"reasoning_tokens": 0},
+                 "total_tokens": words + n}
+        response: dict[str, Any] = {
+            "id": "resp_1", "object": "response", "created_at": 1700000000,
+            "model": body.get("model", "gpt-4o"), "status": "completed",
+            "output": [{"type": "message", "id": "msg_1", "role": "assistant",
+                        "status": "completed",
+                        "content": [{"type": "output_text", "text": "hi " * n,
+                                     "annotations": []}]}],
+            "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "usage": usage}
+        if not body.get("stream"):
+            self._send(200, "application/json", json.dumps(response).encode())
+            return
+        created = dict(response, status="in_progress", output=[], usage=None)
+        events = [{"type": "response.created", "response": created, "sequence_number": 0}]
+        events += [{"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0,
+                    "content_index": 0, "delta": f"t{i} ", "logprobs": [],
+                    "sequence_number": i + 1} for i in range(n)]
+        events.append({"type": "response.completed", "response": response,
+                       "sequence_number": n + 1})
+        text = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
         self._send(200, "text/event-stream", text.encode())
 
     def _anthropic(self, body: dict[str, Any]) -> None:

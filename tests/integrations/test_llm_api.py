@@ -101,6 +101,19 @@ def test_openai_stream_and_async(server: ProviderServer) -> None:
     _check(astream.impacts, "gpt-4o", 11, 4)
 
 
+def test_openai_responses_api(server: ProviderServer) -> None:
+    client = instrument(openai.OpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0))
+    response = client.responses.create(model="gpt-4o", input="say hello to me",
+                                       max_output_tokens=8)
+    assert response.output_text.startswith("hi")
+    _check(response.impacts, "gpt-4o", 11, 8)
+    stream = client.responses.create(model="gpt-4o", input="say hello to me",
+                                     max_output_tokens=3, stream=True)
+    events = list(stream)
+    assert events[-1].type == "response.completed" and events[-1].impacts is stream.impacts
+    _check(stream.impacts, "gpt-4o", 11, 3)
+
+
 def test_stream_without_usage_counts_chunks(server: ProviderServer) -> None:
     OPTIONS["usage"] = False
     client = instrument(openai.OpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0))
@@ -125,15 +138,27 @@ def test_anthropic_sync_stream_async(server: ProviderServer) -> None:
     assert events[-2].type == "message_delta" and events[-2].impacts is stream.impacts
     _check(stream.impacts, "claude-3-5-sonnet-20241022", 11, 4)
 
-    async def go() -> object:
+    with client.messages.stream(model="claude-3-5-sonnet-20241022", max_tokens=5,
+                                messages=MESSAGES) as helper:
+        final = helper.get_final_message()
+    assert final.usage.output_tokens == 5
+    _check(helper.impacts, "claude-3-5-sonnet-20241022", 11, 5)
+
+    async def go() -> tuple[object, object]:
         aclient = instrument(anthropic.AsyncAnthropic(base_url=server.url, api_key="k",
                                                       max_retries=0))
         out = await aclient.messages.create(model="claude-3-5-sonnet-20241022", max_tokens=2,
                                             messages=MESSAGES)
+        async with aclient.messages.stream(model="claude-3-5-sonnet-20241022", max_tokens=3,
+                                           messages=MESSAGES) as astream:
+            async for _ in astream:
+                pass
         await aclient.close()
-        return out
+        return out, astream
 
-    _check(asyncio.run(go()).impacts, "claude-3-5-sonnet-20241022", 11, 2)
+    out, astream = asyncio.run(go())
+    _check(out.impacts, "claude-3-5-sonnet-20241022", 11, 2)
+    _check(astream.impacts, "claude-3-5-sonnet-20241022", 11, 3)
 
 
 def test_mistral_sync_stream_async(server: ProviderServer) -> None:

@@ -61,16 +61,19 @@ def _patch_module(sdk_name: str) -> None:
         setattr(owner, attr, wrap_method(sdk, original, asynchronous))
 
 
-def _client_targets(client: Any) -> tuple[str, list[tuple[Any, str, bool]]]:
-    """(sdk name, [(object, method name, async)]) for one client instance."""
+def _client_targets(client: Any) -> tuple[str, list[tuple[Any, ...]]]:
+    """(sdk name, [(object, method name, async[, adapter])]) for one client instance."""
     module = type(client).__module__.split(".")[0] if not hasattr(client, "__spec__") else \
         client.__name__
     if module == "openai":
-        resource = client.chat.completions
-        return "openai", [(resource, "create", type(resource).__name__.startswith("Async"))]
+        chat, responses = client.chat.completions, client.responses
+        asynchronous = type(chat).__name__.startswith("Async")
+        return "openai", [(chat, "create", asynchronous),
+                          (responses, "create", asynchronous, "openai-responses")]
     if module == "anthropic":
         resource = client.messages
-        return "anthropic", [(resource, "create", type(resource).__name__.startswith("Async"))]
+        return "anthropic", [(resource, "create", type(resource).__name__.startswith("Async")),
+                             (resource, "stream", False)]
     if module == "mistralai":
         chat = client.chat
         return "mistralai", [(chat, "complete", False), (chat, "complete_async", True),
@@ -104,6 +107,8 @@ def instrument(client: C | None = None) -> C | tuple[str, ...]:
             if (name != "litellm" and _installed(name)) or (name == "litellm"
                                                            and name in sys.modules):
                 _patch_module(name)
+                if name == "openai":
+                    _patch_module("openai-responses")
                 done.append(name)
         return tuple(done)
     from wattlm.integrations.llm_api._sdks import SDKS, wrap_method
@@ -112,8 +117,9 @@ def instrument(client: C | None = None) -> C | tuple[str, ...]:
     if sdk_name == "litellm":
         _patch_module("litellm")
         return client
-    for owner, attr, asynchronous in targets:
-        setattr(owner, attr, wrap_method(SDKS[sdk_name], getattr(owner, attr), asynchronous))
+    for owner, attr, asynchronous, *adapter in targets:
+        sdk = SDKS[adapter[0] if adapter else sdk_name]
+        setattr(owner, attr, wrap_method(sdk, getattr(owner, attr), asynchronous))
     return client
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from wattlm.errors import ApiImpactWarning, warn
 
-__all__ = ["Usage", "attach", "finish_call", "observe_stream", "safely"]
+__all__ = ["Usage", "attach", "finish_call", "observe_manager", "observe_stream", "safely"]
 
 
 @dataclass
@@ -160,3 +160,35 @@ def observe_stream(stream: Any, provider: str, read: Callable[[Any, Usage], None
     object.__setattr__(stream, "_wattlm_state", _State(provider, read))
     stream.__class__ = _observed_class(type(stream), asynchronous)
     return stream
+
+
+def _observed_manager(cls: type, provider: str, read: Callable[[Any, Usage], None]) -> type:
+    key = (cls, provider == "anthropic")  # one provider per manager class in practice
+    if key in _classes:
+        return _classes[key]
+
+    def __enter__(self: Any) -> Any:  # noqa: N807
+        stream = cls.__enter__(self)  # type: ignore[attr-defined]
+        return safely("a stream", lambda: observe_stream(stream, provider, read, False)) \
+            or stream
+
+    async def __aenter__(self: Any) -> Any:  # noqa: N807
+        stream = await cls.__aenter__(self)  # type: ignore[attr-defined]
+        return safely("a stream", lambda: observe_stream(stream, provider, read, True)) \
+            or stream
+
+    namespace: dict[str, Any] = {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                                 "__wattlm_observed__": True}
+    if hasattr(cls, "__enter__"):
+        namespace["__enter__"] = __enter__
+    if hasattr(cls, "__aenter__"):
+        namespace["__aenter__"] = __aenter__
+    _classes[key] = type(cls.__name__, (cls,), namespace)
+    return _classes[key]
+
+
+def observe_manager(manager: Any, provider: str, read: Callable[[Any, Usage], None]) -> Any:
+    """A stream manager (``with client.messages.stream(...) as stream``) whose stream reports."""
+    if not getattr(type(manager), "__wattlm_observed__", False):
+        manager.__class__ = _observed_manager(type(manager), provider, read)
+    return manager

@@ -1,9 +1,11 @@
 """Per-SDK adapters: which methods to wrap and how to read model and tokens from their answers.
 
 * ``openai``: ``chat.completions.create`` (sync, async, ``stream=True``; usage in the last
-  chunk with ``stream_options={"include_usage": True}``).
+  chunk with ``stream_options={"include_usage": True}``) and ``responses.create`` (usage in
+  the ``response.completed`` event).
 * ``anthropic``: ``messages.create`` (sync, async, ``stream=True``: ``message_start`` carries
-  the input tokens, ``message_delta`` the output tokens).
+  the input tokens, ``message_delta`` the output tokens) and the ``messages.stream(...)``
+  helper (its ``MessageStream`` reports once consumed, e.g. by ``get_final_message()``).
 * ``mistralai``: ``chat.complete``, ``chat.complete_async``, ``chat.stream``,
   ``chat.stream_async`` (events whose ``data`` is a chunk; usage in the last one).
 * ``litellm``: ``completion`` and ``acompletion`` (OpenAI-shaped answers; the provider comes
@@ -21,6 +23,7 @@ from wattlm.integrations.llm_api._observe import (
     Usage,
     attach,
     finish_call,
+    observe_manager,
     observe_stream,
     safely,
 )
@@ -52,6 +55,23 @@ def _openai_usage(obj: Any, usage: Usage) -> None:
     if found is not None and _int(_get(found, "completion_tokens")) is not None:
         usage.output_tokens = _int(_get(found, "completion_tokens"))
         usage.input_tokens = _int(_get(found, "prompt_tokens"))
+        usage.final = True
+
+
+def _openai_responses(obj: Any, usage: Usage) -> None:
+    """A Responses-API ``Response``, or one of its stream events."""
+    kind = _get(obj, "type")
+    if isinstance(kind, str) and kind.startswith("response."):
+        if kind.endswith("output_text.delta"):
+            usage.chunks += 1
+        if kind not in ("response.completed", "response.incomplete", "response.created"):
+            return
+        obj = _get(obj, "response")
+    usage.model = _get(obj, "model") or usage.model
+    found = _get(obj, "usage")
+    if found is not None and _int(_get(found, "output_tokens")) is not None:
+        usage.output_tokens = _int(_get(found, "output_tokens"))
+        usage.input_tokens = _int(_get(found, "input_tokens"))
         usage.final = True
 
 
@@ -110,9 +130,15 @@ SDKS: dict[str, _Sdk] = {
         ("openai.resources.chat.completions.completions", "Completions.create", False),
         ("openai.resources.chat.completions.completions", "AsyncCompletions.create", True)),
         _openai_usage, _openai_usage, ("Stream", "AsyncStream")),
+    "openai-responses": _Sdk("openai", "openai", (
+        ("openai.resources.responses.responses", "Responses.create", False),
+        ("openai.resources.responses.responses", "AsyncResponses.create", True)),
+        _openai_responses, _openai_responses, ("Stream", "AsyncStream")),
     "anthropic": _Sdk("anthropic", "anthropic", (
         ("anthropic.resources.messages.messages", "Messages.create", False),
-        ("anthropic.resources.messages.messages", "AsyncMessages.create", True)),
+        ("anthropic.resources.messages.messages", "AsyncMessages.create", True),
+        ("anthropic.resources.messages.messages", "Messages.stream", False),
+        ("anthropic.resources.messages.messages", "AsyncMessages.stream", False)),
         _anthropic_message, _anthropic_event, ("Stream", "AsyncStream")),
     "mistralai": _Sdk("mistralai", "mistral", (
         ("mistralai.client.chat", "Chat.complete", False),
@@ -130,6 +156,8 @@ def _after(sdk: _Sdk, result: Any, kwargs: dict[str, Any], asynchronous: bool) -
     provider = sdk.provider
     if sdk.module == "litellm":
         provider = _litellm_provider(_get(result, "model"), kwargs)
+    if type(result).__name__ in ("MessageStreamManager", "AsyncMessageStreamManager"):
+        return observe_manager(result, provider, sdk.chunk)
     if sdk.is_stream(result):
         return observe_stream(result, provider, sdk.chunk, asynchronous)
     usage = Usage()
