@@ -37,6 +37,12 @@ def _fresh_cache() -> Iterator[None]:
     _impacts._model.cache_clear()
     yield
     uninstrument()
+    import gc
+    import warnings
+
+    with warnings.catch_warnings():  # the tests' own SDK clients, left for the GC to close
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 def _check(impacts: Impacts, model: str, input_tokens: int, output_tokens: int) -> None:

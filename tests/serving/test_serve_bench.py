@@ -129,6 +129,8 @@ def _free_port() -> int:
     (["--rate", "nan"], "rate must be > 0"),
     (["--concurrency", "1.5"], "whole number"),
     (["--duration", "0"], "duration_s must be > 0"),
+    (["--hardware", "h100x"], "did you mean H100-SXM"),
+    (["--report", "out.pdf"], "--report writes .html or .md"),
 ])
 def test_bad_levels_fail_before_any_request(capsys: pytest.CaptureFixture[str], args: list[str],
                                             message: str) -> None:

@@ -125,6 +125,10 @@ def handle(args: argparse.Namespace) -> int:
 
     config = _config(args)  # strict at the door: bad levels, lengths, prompts file
     _check_report_path(args.report)
+    if args.hardware:
+        from wattlm.catalog.hardware import get_hardware
+
+        get_hardware(args.hardware)  # unknown: "did you mean", exit 2 before the load
     if args.pid is not None:
         import psutil
 
