@@ -26,6 +26,7 @@ class StubOptions:
     metrics: bool = True
     prompt_tokens_per_word: int = 1
     model: str = "stub-model"
+    counter_factor: float = 1.0  # the /metrics token counter over-counts by this factor
     counters: dict[str, float] = field(default_factory=lambda: {"gen": 0.0, "prompt": 0.0,
                                                                   "ok": 0.0})
 
@@ -74,7 +75,7 @@ async def _stream(writer: asyncio.StreamWriter, body: dict, chat: bool, opt: Stu
         writer.write(_chunk(b"data: " + json.dumps({"id": "x", "choices": [],
                                                     "usage": usage}).encode() + b"\n\n"))
     writer.write(_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
-    opt.counters["gen"] += n
+    opt.counters["gen"] += n * opt.counter_factor
     opt.counters["prompt"] += prompt
     opt.counters["ok"] += 1
 

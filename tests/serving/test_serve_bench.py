@@ -23,9 +23,10 @@ INTERFACE = ("energy_per_output_token_j", "energy_per_request_j", "throughput_to
 
 
 def _bench(url: str, levels: list[Level], *, power_w: float = 100.0, duration_s: float = 1.0,
-           output_tokens: int = 20, idle_s: float = 0.3) -> list[dict]:
+           output_tokens: int = 20, idle_s: float = 0.3, hardware: str | None = None
+           ) -> list[dict]:
     config = BenchConfig(url=url, levels=tuple(levels), duration_s=duration_s, ramp_s=0.3,
-                         idle_s=idle_s, drain_timeout_s=5.0,
+                         idle_s=idle_s, drain_timeout_s=5.0, hardware=hardware,
                          workload=Workload(input_tokens=10, output_tokens=output_tokens))
     settings = resolve_settings(region="FR", project="serve-bench", interval_s=0.1)
     return run_bench(config, settings, sensors=[FakeSensor("gpu0", power_w=power_w)])
@@ -60,6 +61,27 @@ def test_energy_per_token_is_window_energy_over_window_tokens() -> None:
     assert "ramp-up and drain are excluded" in level["window"]["excluded"]
 
 
+def test_comparison_with_the_estimator_for_a_known_model() -> None:
+    import wattlm
+
+    with StubServer(StubOptions(token_s=0.002, model="Llama-3.1-8B")) as server:
+        (level,) = _bench(server.url, [Level("concurrency", 2)], hardware="H100-SXM")
+    est = level["estimate"]
+    assert est["available"], est
+    expected = wattlm.estimate_inference(
+        model="Llama-3.1-8B", hardware="H100-SXM", batch_size=max(1, round(
+            level["mean_concurrency"])), input_tokens=level["mean_input_tokens"],
+        output_tokens=level["mean_output_tokens"], pue=1.0)
+    central = expected.energy_per_output_token_j.central
+    assert est["energy_per_output_token_j"]["central"] == pytest.approx(central)
+    assert est["measured_over_estimate"] == pytest.approx(
+        level["energy_per_output_token_j"] / central)
+    # the scripted sensor is a GPU: the accelerator figures are compared too
+    accel = expected.accelerators_energy_per_output_token_j.central
+    assert est["measured_gpu_over_estimate"] == pytest.approx(
+        level["gpu_energy_per_output_token_j"] / accel)
+
+
 def test_each_level_is_a_stored_run_with_its_phases() -> None:
     with StubServer(StubOptions(token_s=0.002)) as server:
         levels = _bench(server.url, [Level("concurrency", 1), Level("concurrency", 4)],
@@ -75,6 +97,15 @@ def test_each_level_is_a_stored_run_with_its_phases() -> None:
             assert record.extra["serve_bench"]["energy_per_output_token_j"] == \
                 lv["energy_per_output_token_j"]
             assert record.project == "serve-bench"
+
+
+def test_server_counter_that_disagrees_is_flagged() -> None:
+    with StubServer(StubOptions(token_s=0.001, counter_factor=1.25)) as server:
+        (level,) = _bench(server.url, [Level("concurrency", 2)], duration_s=0.5)
+    check = level["server_counters"]
+    # wattlm counted n tokens, the server says 1.25 n: (n - 1.25 n) / 1.25 n = -0.2
+    assert check["relative_difference"] == pytest.approx(-0.2)
+    assert any(w.startswith("W603") and "-20.0%" in w for w in level["warnings"])
 
 
 def test_stream_without_usage_counts_chunks_and_warns() -> None:
