@@ -125,7 +125,12 @@ async def _route(writer: asyncio.StreamWriter, method: str, path: str, raw: byte
         text = _metrics_text(opt)
         writer.write(_head("200 OK", "text/plain; version=0.0.4", len(text)) + text)
     elif method == "POST" and path in ("/v1/chat/completions", "/v1/completions"):
-        await _stream(writer, json.loads(raw or b"{}"), path.endswith("chat/completions"), opt)
+        body = json.loads(raw or b"{}")
+        if body.get("model") != opt.model:  # as vLLM does for a model it does not serve
+            await _send_json(writer, "404 Not Found", {"error": {
+                "message": f"The model `{body.get('model')}` does not exist."}})
+        else:
+            await _stream(writer, body, path.endswith("chat/completions"), opt)
     else:
         await _send_json(writer, "404 Not Found", {"detail": "Not Found"})
 

@@ -186,6 +186,13 @@ def test_non_openai_server_is_refused(capsys: pytest.CaptureFixture[str]) -> Non
     assert "is not an OpenAI-compatible server" in err and "/v1/models" in err
 
 
+def test_a_model_the_server_does_not_serve(capsys: pytest.CaptureFixture[str]) -> None:
+    with StubServer(StubOptions()) as server:
+        code, _out, err = _cli(capsys, server.url, "--model", "llama-9000")
+    assert code == 2
+    assert "HTTP 404" in err and "the server lists stub-model" in err
+
+
 def test_prompts_file_with_missing_field(capsys: pytest.CaptureFixture[str],
                                          tmp_path: Path) -> None:
     prompts = tmp_path / "p.jsonl"

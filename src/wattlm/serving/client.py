@@ -205,10 +205,13 @@ async def preflight(client: Any, url: str, endpoint: str, model: str | None) -> 
         body["prompt"] = "hello"
     probe = await send_request(client, base + PATHS[endpoint], body)
     if probe.error is not None:
-        if probe.error.startswith("HTTP 404"):
+        served = ""
+        if model and models and model not in models:
+            served = f" (the server lists {', '.join(models[:5])}; --model {model!r} is not one)"
+        elif probe.error.startswith("HTTP 404"):
             raise _not_openai(base, f"POST {PATHS[endpoint]} returned HTTP 404")
         raise InvalidInputError(f"the probe request to {base}{PATHS[endpoint]} with model "
-                                f"{chosen!r} failed before the load: {probe.error}")
+                                f"{chosen!r} failed before the load: {probe.error}{served}")
     if not probe.token_times_s and probe.output_tokens is None:
         raise _not_openai(base, f"the streamed answer of POST {PATHS[endpoint]} held no text "
                                 "chunk and no usage")
