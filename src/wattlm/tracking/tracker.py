@@ -187,7 +187,11 @@ class Tracker:
             record = self._job.finish(record)
         self._account(record, sampler)
         if self._api_calls:
-            self._merge_api_calls(record)
+            try:
+                self._merge_api_calls(record)
+            except Exception as e:  # noqa: BLE001 - API estimates must not fail the user's job
+                record.warnings.append(warn(f"could not add the API calls to the run ({e})",
+                                            AccountingWarning, "W210"))
         self._save(record)
         self.result = record
         return record
