@@ -185,7 +185,7 @@ def _summarise(config: BenchConfig, server: ServerInfo, trace: LevelTrace, recor
     window_devices = steady.device_energy_j if steady else {}
     gpu_j = sum(v for k, v in window_devices.items() if kinds.get(k) and kinds[k].kind == "gpu")
     has_gpu = any(d.kind == "gpu" for d in record.devices)
-    net_j = energy_j - idle_power * window_s if idle_power is not None else None
+    net_j = max(energy_j - idle_power * window_s, 0.0) if idle_power is not None else None
     return {
         "level": {"kind": trace.level.kind, "value": trace.level.value},
         "label": trace.level.label,
