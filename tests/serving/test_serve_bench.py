@@ -51,6 +51,9 @@ def test_energy_per_token_is_window_energy_over_window_tokens() -> None:
     assert 0.05 <= level["ttft_s"]["p50"] <= 0.3
     assert 0.0045 <= level["itl_s"]["p50"] <= 0.03
     assert level["ttft_s"]["p50"] <= level["ttft_s"]["p95"] <= level["ttft_s"]["p99"]
+    # idle and load draw the same 100 W here: nothing above idle (within 5 % of the gross)
+    assert 0.0 <= level["net_energy_per_output_token_j"] <= \
+        0.05 * level["energy_per_output_token_j"]
     assert level["provenance"] == "measured"
     assert level["token_source"] == "usage"
     assert level["mean_output_tokens"] == 20
@@ -146,6 +149,22 @@ def test_cli_json_has_the_interface_names(capsys: pytest.CaptureFixture[str]) ->
             assert set(lv[name]) == {"p50", "p95", "p99"}
         assert lv["model"] == "stub-model"
     assert "| concurrency 1 |" in Path("r.md").read_text()
+
+
+def test_cli_human_table(capsys: pytest.CaptureFixture[str],
+                         caplog: pytest.LogCaptureFixture) -> None:
+    with StubServer(StubOptions(token_s=0.001)) as server:
+        code, out, err = _cli(capsys, server.url, "--concurrency", "2", "--duration", "0.5",
+                              "--ramp-up", "0.2", "--idle", "0.2", "--no-save")
+    assert code == 0, err
+    header, rule, row = out.splitlines()[:3]
+    assert header.split()[:3] == ["level", "run", "J/output"] and set(rule) <= {"-", " "}
+    assert row.startswith("concurrency 2") and "mJ" in row and row.rstrip().endswith("modelled")
+    assert "e-0" not in out and "e+0" not in out  # the one formatter: no e-notation
+    assert "ramp-up and drain are excluded" in out
+    # no --pid: the modelled channels follow wattlm itself (logged: pytest turns warnings
+    # into errors, which wattlm's warn() never lets through)
+    assert "W601" in caplog.text
 
 
 def _free_port() -> int:
