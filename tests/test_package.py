@@ -51,6 +51,8 @@ LAYERS = {
     "tracking": {"sensors", "carbon", "catalog", "store", "estimate"},
     "estimate": {"carbon", "catalog"},
     "compare": {"tracking", "estimate", "carbon", "catalog", "store", "sensors", "report"},
+    "serving": {"tracking", "estimate", "carbon", "catalog", "store", "sensors", "report",
+                "_format"},
     "report": {"carbon", "catalog", "store", "estimate"},
     "sensors": set(),
     "carbon": {"catalog"},

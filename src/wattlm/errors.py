@@ -19,6 +19,8 @@ one into a single line on stderr and exit code 2. Warnings carry a stable code, 
     ├── AccountingWarning    an assumed default was used: world intensity, PUE (W2xx)
     ├── StoreWarning         a run could not be saved (W3xx)
     ├── MeasurementWarning   a window shorter than a counter's update period, etc. (W4xx)
+    ├── ServingWarning       serve-bench: a level's figures are less reliable (W600-W619)
+    ├── ApiImpactWarning     hosted-API impacts: unknown model, missing usage (W620-W629)
     └── EstimateWarning      an estimate's assumption: batch capped, shape guessed (W8xx)
 """
 
@@ -31,6 +33,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "AccountingWarning",
+    "ApiImpactWarning",
     "ConfigError",
     "DataError",
     "DistributedError",
@@ -40,6 +43,7 @@ __all__ = [
     "MissingExtraError",
     "SensorError",
     "SensorWarning",
+    "ServingWarning",
     "StoreError",
     "StoreWarning",
     "UnknownNameError",
@@ -131,6 +135,18 @@ class EstimateWarning(WattlmWarning):
     """An estimate rests on an assumption the user should know about (W8xx)."""
 
     code = "W800"
+
+
+class ServingWarning(WattlmWarning):
+    """A serve-bench level is less reliable than usual (failed requests, no usage, ...)."""
+
+    code = "W600"
+
+
+class ApiImpactWarning(WattlmWarning):
+    """The impacts of a hosted-API call are uncertain or missing (unknown model, no usage)."""
+
+    code = "W620"
 
 
 def warn(message: str, category: type[WattlmWarning] = WattlmWarning, code: str = "") -> str:

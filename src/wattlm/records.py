@@ -23,7 +23,7 @@ __all__ = [
     "Sample",
 ]
 
-DEVICE_KINDS = ("cpu", "gpu", "memory", "psys", "other")
+DEVICE_KINDS = ("cpu", "gpu", "memory", "psys", "other", "api")
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ COMMANDS = (
     "catalog",
     "report",
     "compare",
+    "serve_bench",
     "whatif",
     "dashboard",
 )

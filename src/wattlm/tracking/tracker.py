@@ -96,6 +96,7 @@ class Tracker:
         self._phases: list[PhaseRecord] = []
         self._warnings: list[str] = []
         self._baseline_power_w: float | None = None
+        self._api_calls: list[Any] = []  # hosted-API calls (add_api_energy)
         self.started_in_thread: int | None = None
         """``threading.get_ident()`` of the thread that started the tracker (None before)."""
 
@@ -121,6 +122,7 @@ class Tracker:
             raise WattlmError("this tracker is already running; use a new wattlm.track()")
         self._phases, self._phase_stack, self._warnings = [], [], []  # a restarted tracker
         self.result, self.run_id, self._baseline_power_w = None, None, None
+        self._api_calls = []
         from wattlm.carbon.intensity import resolve_region
         from wattlm.tracking.distributed import JobSession
 
@@ -188,6 +190,12 @@ class Tracker:
         if self._job is not None:  # gather every rank's measurement to rank 0 (never raises)
             record = self._job.finish(record)
         self._account(record, sampler)
+        if self._api_calls:
+            try:
+                self._merge_api_calls(record)
+            except Exception as e:  # noqa: BLE001 - API estimates must not fail the user's job
+                record.warnings.append(warn(f"could not add the API calls to the run ({e})",
+                                            AccountingWarning, "W210"))
         self._save(record)
         self.result = record
         return record
@@ -331,6 +339,48 @@ class Tracker:
             with contextlib.suppress(Exception):
                 self._store.close()
             self._store = None
+
+    # -- hosted-API calls (wattlm.integrations.llm_api) ------------------------------------
+    def add_api_energy(self, impacts: Any) -> None:
+        """Count one hosted-API call in this run; it appears as an ``api`` device at stop.
+
+        ``impacts`` is a :class:`wattlm.integrations.llm_api.Impacts`: Ranges ``energy`` (J,
+        at the provider, PUE included), ``emissions`` and ``embodied`` (g), ``water`` (L), and
+        ``assumptions["pue"]``, ``provider``, ``model``.
+        """
+        self._api_calls.append(impacts)
+
+    def _merge_api_calls(self, record: RunRecord) -> None:
+        """Add the API calls' IT energy as an ``api`` device, and their footprint (own region)."""
+        from wattlm.records import Footprint
+        from wattlm.units import Range, g_to_kg, j_to_kwh
+
+        calls, zero = list(self._api_calls), Range.exact(0.0)
+        it_j = sum((c.energy * (1.0 / float(c.assumptions.get("pue", 1.0))) for c in calls), zero)
+        emissions = sum((c.emissions for c in calls), zero)
+        embodied = sum((c.embodied for c in calls), zero)
+        water = sum((c.water for c in calls), zero)
+        record.devices.append(DeviceEnergy(name="api", kind="api", energy_j=it_j.central,
+                                           provenance=Provenance.ESTIMATED))
+        record.energy_j += it_j.central
+        record.emissions_g += emissions.central
+        record.provenance = Provenance.weakest(record.provenance, Provenance.ESTIMATED)
+        models: dict[str, int] = {}
+        for c in calls:
+            key = f"{c.provider}:{c.model or 'unknown'}"
+            models[key] = models.get(key, 0) + 1
+        record.extra["api"] = {"calls": len(calls), "energy_j": it_j.to_dict(),
+                               "emissions_g": emissions.to_dict(), "embodied_g": embodied.to_dict(),
+                               "water_l": water.to_dict(), "models": models}
+        fp = record.footprint
+        if fp is not None:
+            record.footprint = Footprint(
+                energy_kwh=fp.energy_kwh + it_j.map(j_to_kwh),
+                emissions_kg=fp.emissions_kg + emissions.map(g_to_kg),
+                embodied_kg=fp.embodied_kg + embodied.map(g_to_kg), water_l=fp.water_l + water,
+                assumptions={**fp.assumptions, "api": {
+                    "value": len(calls), "source": "wattlm.integrations.llm_api estimates",
+                    "provenance": "estimated"}})
 
     # -- context manager and decorator -----------------------------------------------------
     def __enter__(self) -> Tracker:
