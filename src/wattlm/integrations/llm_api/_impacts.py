@@ -12,10 +12,11 @@ accelerators' manufacturing. Method and sources: ``docs/api-impacts.md``.
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from wattlm.errors import ApiImpactWarning, UnknownNameError, warn
+from wattlm.errors import ApiImpactWarning, EstimateWarning, UnknownNameError, warn
 from wattlm.units import Provenance, Range, j_to_kwh, kg_to_g
 
 __all__ = ["Impacts", "compute_impacts"]
@@ -105,10 +106,16 @@ def compute_impacts(provider: str, name: str, input_tokens: int, output_tokens: 
     site = get_provider(row.provider if row is not None and provider == "unknown" else provider)
     total = row.params if row is not None else UNKNOWN_PARAMS
     active = row.active_params if row is not None else UNKNOWN_PARAMS
-    est = estimate_inference(
-        params=total.central, active_params=active.central, hardware=site.hardware,
-        batch_size=site.batch_size, input_tokens=max(input_tokens, 1),
-        output_tokens=max(output_tokens, 1), pue=site.pue, region=site.region)
+    with warnings.catch_warnings(record=True) as caught:
+        # estimator notes belong on the response's impacts, not in the user's log; W802 (shape
+        # from the parameter count) always applies to a hosted model and is left out
+        warnings.simplefilter("always", EstimateWarning)
+        est = estimate_inference(
+            params=total.central, active_params=active.central, hardware=site.hardware,
+            batch_size=site.batch_size, input_tokens=max(input_tokens, 1),
+            output_tokens=max(output_tokens, 1), pue=site.pue, region=site.region)
+    notes += tuple(str(w.message) for w in caught if issubclass(w.category, EstimateWarning)
+                   and not str(w.message).startswith("W802"))
     low, high = active.low / active.central, active.high / active.central
     energy = _scaled(est.energy_per_request_j, low, high)
     it_kwh = energy.map(j_to_kwh) * (1.0 / site.pue)  # the accounting applies the PUE again
