@@ -11,6 +11,7 @@ so sensors need not be thread-safe.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -100,6 +101,14 @@ class DeadlineCaller:
 
 _callers: weakref.WeakKeyDictionary[Any, DeadlineCaller] = weakref.WeakKeyDictionary()
 _callers_lock = threading.Lock()
+_hook: list[bool] = []
+
+
+def _forget_in_child() -> None:
+    """A forked child has none of the workers' threads: start afresh."""
+    global _callers_lock
+    _callers_lock = threading.Lock()
+    _callers.clear()
 
 
 def caller_for(sensor: Any, name: str) -> DeadlineCaller:
@@ -108,6 +117,9 @@ def caller_for(sensor: Any, name: str) -> DeadlineCaller:
     A baseline sampler and the run's sampler read the same sensors one after the other; sharing
     the worker keeps a call left running by the first from overlapping one of the second.
     """
+    if not _hook and hasattr(os, "register_at_fork"):
+        _hook.append(True)
+        os.register_at_fork(after_in_child=_forget_in_child)
     with _callers_lock:
         try:
             caller = _callers.get(sensor)
