@@ -1,6 +1,6 @@
 import asyncio
-import threading
 import json
+import threading
 import time
 
 import pytest
