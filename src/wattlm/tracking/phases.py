@@ -17,7 +17,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from wattlm._format import format_duration
 from wattlm.errors import MeasurementWarning, warn
 from wattlm.records import PhaseRecord, Sample
 
@@ -143,7 +142,6 @@ def flag_short_window(warnings: list[str], what: str, duration_s: float,
     if duration_s >= period:
         return False
     warnings.append(warn(
-        f"{what} lasted {format_duration(duration_s)}, shorter than the "
-        f"{format_duration(period)} update period of a counter: its energy is unreliable",
-        MeasurementWarning, "W401"))
+        f"{what} lasted {duration_s * 1000:.1f} ms, shorter than the {period * 1000:.0f} ms "
+        "update period of a counter: its energy is unreliable", MeasurementWarning, "W401"))
     return True

@@ -6,7 +6,8 @@
 * Samples are handed to a writer thread (:mod:`wattlm.tracking.writer`): a slow store delays
   persistence, never readings. The first hand-over comes :data:`FIRST_FLUSH_S` after the
   start, then one every ``flush_every_s``.
-* :meth:`Sampler.stop` stamps the final sample when it is called, and returns within
+* :meth:`Sampler.stop` reads at once and stamps the final sample when the reads are back, at
+  most :data:`FINAL_STAMP_SLACK_S` after it was called; it returns within
   :func:`stop_bound_s` (1 s plus one interval) whatever the sensors and the store do.
 * Counters that can wrap are read at least twice per ``max_read_interval_s`` (``W115`` when that
   is more often than ``interval_s``); sensors' own notes (resets, stalls, implausible readings)
@@ -36,6 +37,9 @@ FLUSH_EVERY_S = 10.0
 FIRST_FLUSH_S = 1.0
 READ_DEADLINE_S = 0.5
 MIN_READ_PERIOD_S = 0.05
+#: The final sample is stamped when its reads are back (energy and time agree), but never
+#: later than this after ``stop()`` was called (a late sensor must not lengthen the run).
+FINAL_STAMP_SLACK_S = 0.05
 TIMELINE_POINTS = 4096
 
 
@@ -68,8 +72,17 @@ class Timeline:
             self.samples = self.samples[:-1:2] + [last]
 
 
-def _read_with_notes(sensor: Sensor) -> tuple[float, list[SensorNote]]:
-    return float(sensor.read_j()), sensor.drain_notes()
+def _read_with_notes(sensor: Sensor, clock: Callable[[], float]
+                     ) -> tuple[float, list[SensorNote], float]:
+    """Runs on the sensor's worker: the reading, its notes, and when it was taken."""
+    value = float(sensor.read_j())
+    return value, sensor.drain_notes(), clock()
+
+
+def _start_stamped(sensor: Sensor, clock: Callable[[], float]) -> float:
+    """Runs on the sensor's worker: start the sensor and say when its counting began."""
+    sensor.start()
+    return clock()
 
 
 class Sampler:
@@ -167,10 +180,12 @@ class Sampler:
     # -- public API ----------------------------------------------------------------------------
     def start(self) -> Sample:
         """Start every sensor (each waited for at most the deadline), record the first sample."""
-        calls = [c.submit(s.start) for c, s in zip(self._callers, self.sensors)]
-        for i, call in enumerate(calls):
-            self._settle(i, call, "start")
-        first = Sample(self._clock(), tuple(0.0 for _ in self.sensors))
+        calls = [c.submit(functools.partial(_start_stamped, s, self._clock))
+                 for c, s in zip(self._callers, self.sensors)]
+        stamps = [self._settle(i, call, "start") for i, call in enumerate(calls)]
+        # stamped when the sensors' counting began (on their workers), not when we woke up
+        when = max((t for t in stamps if t is not None), default=None)
+        first = Sample(self._clock() if when is None else when, tuple(0.0 for _ in self.sensors))
         with self._lock:
             self._record(first)
         self._thread = threading.Thread(target=self._loop, name="wattlm-sampler", daemon=True)
@@ -222,9 +237,11 @@ class Sampler:
         try:
             if self._final is not None:  # stopped: later reads change nothing
                 return self._final
-            self._read(range(len(self.sensors)) if indices is None else indices)
+            read_at = self._read(range(len(self.sensors)) if indices is None else indices)
             newest = self.timeline.samples[-1].time_s if self.timeline.samples else -math.inf
-            when = self._clock() if stamp is None else stamp
+            when = self._clock() if read_at is None else read_at
+            if stamp is not None:  # the final sample: when the reads ended, unless they were late
+                when = min(when, stamp + FINAL_STAMP_SLACK_S)
             # a read racing stop() may have recorded a sample stamped after stop's own stamp
             sample = Sample(when if when > newest else newest + 1e-6, tuple(self._values))
             if indices is None:
@@ -235,35 +252,37 @@ class Sampler:
         finally:
             self._lock.release()
 
-    def _read(self, indices: Sequence[int] | range) -> None:
+    def _read(self, indices: Sequence[int] | range) -> float | None:
+        """Read ``indices`` on their workers; when the latest reading was taken (None: none)."""
         calls: list[tuple[int, Call]] = []
         for i in indices:
             if not self._failed[i]:
-                read = functools.partial(_read_with_notes, self.sensors[i])
+                read = functools.partial(_read_with_notes, self.sensors[i], self._clock)
                 calls.append((i, self._callers[i].read(read)))
-        for i, call in calls:
-            self._settle(i, call, "read")
+        stamps = [self._settle(i, call, "read") for i, call in calls]
+        return max((t for t in stamps if t is not None), default=None)
 
-    def _settle(self, i: int, call: Call, what: str) -> None:
-        """Use a call's outcome, or mark the sensor late if it is not back in time."""
+    def _settle(self, i: int, call: Call, what: str) -> float | None:
+        """Use a call's outcome (its time stamp), or mark the sensor late if it is not back."""
         name = self.sensors[i].info.name
         if not call.wait(self.read_deadline_s):
             self._warn(i, "W110", f"sensor {name} did not answer a {what} within "
                        f"{self.read_deadline_s:g} s; it is held at its last value and not "
                        "waited for while that call runs")
-            return
+            return None
         if call.error is not None:
             self._fail(i, call.error)
-            return
+            return None
         if what != "read":
-            return
-        value, notes = call.value
+            return float(call.value)
+        value, notes, taken_at = call.value
         for note in notes:
             self._warn(i, note.code, note.message, degraded=note.degraded)
         if math.isnan(value) or math.isinf(value) or value < self._values[i]:
             self._fail(i, ValueError(f"bad reading {value!r} after {self._values[i]!r} J"))
-            return
+            return None
         self._values[i] = value
+        return float(taken_at)
 
     def _warn(self, i: int, code: str, message: str, *, degraded: bool = True) -> None:
         if degraded and i >= 0:
