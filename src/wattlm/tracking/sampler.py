@@ -76,7 +76,8 @@ def _read_with_notes(sensor: Sensor, clock: Callable[[], float]
                      ) -> tuple[float, list[SensorNote], float]:
     """Runs on the sensor's worker: the reading, its notes, and when it was taken."""
     value = float(sensor.read_j())
-    return value, sensor.drain_notes(), clock()
+    taken_at = clock()
+    return value, sensor.drain_notes(), taken_at
 
 
 def _start_stamped(sensor: Sensor, clock: Callable[[], float]) -> float:
