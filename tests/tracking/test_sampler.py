@@ -315,3 +315,26 @@ def test_counter_notes_become_warnings_and_degrade_without_freezing(tmp_path):
     # W115: at 2 x 125 W the 4.3 kJ range wraps in 17.2 s, so it is read every 8.6 s, not 60 s
     assert [w[:4] for w in sampler.warnings] == ["W115", "W111", "W113"]
     assert sampler.degraded and sampler.failed == [False]
+
+
+def test_the_writer_backlog_is_bounded_and_keeps_the_totals():
+    from wattlm.tracking.writer import SampleWriter
+
+    gate = threading.Event()
+    written: list[Sample] = []
+
+    def blocked(batch: list[Sample]) -> None:
+        gate.wait(30.0)
+        written.extend(batch)
+
+    writer = SampleWriter(blocked, max_backlog=10)
+    writer.add([Sample(0.0, (0.0,))])
+    assert _wait_for(lambda: writer.pending == 0)   # the first batch is now stuck in write
+    for i in range(1, 101):
+        writer.add([Sample(float(i), (10.0 * i,))])  # returns at once although the store blocks
+    assert writer.pending <= 11
+    assert [w[:4] for w in writer.warnings] == ["W310"]
+    gate.set()
+    assert writer.close(10.0)
+    assert written[0] == Sample(0.0, (0.0,)) and written[-1] == Sample(100.0, (1000.0,))
+    assert [s.time_s for s in written] == sorted(s.time_s for s in written)
