@@ -31,7 +31,7 @@ from wattlm.sensors.base import Sensor, SensorNote
 from wattlm.tracking.deadline import Call, caller_for
 from wattlm.tracking.writer import SampleWriter
 
-__all__ = ["READ_DEADLINE_S", "Sampler", "Timeline", "stop_bound_s"]
+__all__ = ["READ_DEADLINE_S", "Sampler", "Timeline", "measure_baseline", "stop_bound_s"]
 
 FLUSH_EVERY_S = 10.0
 FIRST_FLUSH_S = 1.0
@@ -366,3 +366,16 @@ class Sampler:
         if not self._loop_failed:  # once: a lasting fault would repeat every interval
             self._loop_failed = True
             self.warnings.append(warn(f"sampler error, continuing: {e!r}", SensorWarning, "W109"))
+
+
+def measure_baseline(sensors: Sequence[Sensor], seconds: float) -> tuple[float, list[str]]:
+    """Idle power (W, all channels together) over ``seconds``, and the warnings raised.
+
+    The sensors are left open: the run reads the same sensors next.
+    """
+    probe = Sampler(sensors, seconds)
+    first = probe.start()
+    time.sleep(seconds)
+    last = probe.stop(close=False)
+    elapsed = last.time_s - first.time_s
+    return (sum(last.energy_j) / elapsed if elapsed > 0 else 0.0), probe.warnings

@@ -37,7 +37,8 @@ from wattlm.tracking.context import (
     set_inactive,
 )
 from wattlm.tracking.phases import PhaseBook, flag_short_window
-from wattlm.tracking.sampler import Sampler, stop_bound_s
+from wattlm.tracking.sampler import Sampler, measure_baseline, stop_bound_s
+from wattlm.tracking.writer import save_run
 from wattlm.units import Provenance
 
 __all__ = ["Tracker", "active_tracker", "track"]
@@ -144,7 +145,8 @@ class Tracker:
         if self._job is not None:  # this rank's GPUs; shared sensors on one rank per node
             sensors = self._job.assign(sensors)
         if self.settings.baseline_s > 0:
-            self._baseline_power_w = self._measure_baseline(sensors, self.settings.baseline_s)
+            self._baseline_power_w, notes = measure_baseline(sensors, self.settings.baseline_s)
+            self._warnings.extend(notes)
         self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._create_run(sensors)
         store, run_id = self._store, self.run_id
@@ -205,36 +207,11 @@ class Tracker:
         self.result = record
         return record
 
-    def _measure_baseline(self, sensors: Sequence[Sensor], seconds: float) -> float:
-        """Idle power (W, all channels) over ``seconds`` before the run."""
-        probe = Sampler(sensors, seconds)
-        first = probe.start()
-        time.sleep(seconds)
-        last = probe.stop(close=False)  # the run itself reads the same sensors next
-        self._warnings.extend(probe.warnings)
-        elapsed = last.time_s - first.time_s
-        return sum(last.energy_j) / elapsed if elapsed > 0 else 0.0
-
     def _save(self, record: RunRecord, sampler: Sampler, until: float) -> None:
         """Queue the finished run behind the samples; wait for the writer until ``until``."""
-        store, writer = self._store, sampler.writer
-        self._store, self._writer = None, writer
-        if store is None or record.id is None or writer is None:
-            return
-
-        def finish() -> None:
-            try:
-                store.finish_run(record)
-            finally:
-                with contextlib.suppress(Exception):
-                    store.close()
-
-        writer.finish(finish, f"save run {record.id}", "W303")
-        if not writer.close(until - time.monotonic()):
-            record.warnings.append(warn(
-                f"the store did not answer in time: run {record.id} is still being saved in "
-                "the background (before this process exits)", StoreWarning, "W313"))
-        record.warnings.extend(w for w in writer.warnings if w not in record.warnings)
+        store, self._store, self._writer = self._store, None, sampler.writer
+        if store is not None and record.id is not None and sampler.writer is not None:
+            save_run(sampler.writer, store, record, until)
 
     def wait_saved(self, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for the stopped run to be written to the store.

@@ -13,16 +13,18 @@ run) run after every waiting sample. At interpreter exit, unfinished writers get
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 import time
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 from wattlm.errors import StoreWarning, warn
-from wattlm.records import Sample
+from wattlm.records import RunRecord, Sample
 
-__all__ = ["EXIT_WAIT_S", "MAX_BACKLOG_SAMPLES", "SampleWriter"]
+__all__ = ["EXIT_WAIT_S", "MAX_BACKLOG_SAMPLES", "SampleWriter", "save_run"]
 
 MAX_BACKLOG_SAMPLES = 100_000
 RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)
@@ -150,6 +152,27 @@ class SampleWriter:
         if code not in self._warned:
             self._warned.add(code)
             self.warnings.append(warn(message, StoreWarning, code))
+
+
+def save_run(writer: SampleWriter, store: Any, record: RunRecord, until: float) -> None:
+    """Save ``record`` with ``store.finish_run`` after the queued samples, then close the store.
+
+    Waits for the writer until the monotonic time ``until``; if the store is slower, the
+    record gets ``W313`` and the writer finishes in the background.
+    """
+    def finish() -> None:
+        try:
+            store.finish_run(record)
+        finally:
+            with contextlib.suppress(Exception):
+                store.close()
+
+    writer.finish(finish, f"save run {record.id}", "W303")
+    if not writer.close(until - time.monotonic()):
+        record.warnings.append(warn(
+            f"the store did not answer in time: run {record.id} is still being saved in the "
+            "background (before this process exits)", StoreWarning, "W313"))
+    record.warnings.extend(w for w in writer.warnings if w not in record.warnings)
 
 
 def _wait_at_exit() -> None:
