@@ -34,6 +34,7 @@ class FakeGpu:
     energy_supported: bool = True
     fail_after: int | None = None  # reads (energy or power) before every call fails
     reads: int = 0
+    max_limit_mw: int | None = 700_000  # highest settable power limit; None: "Not Supported"
 
     def _read(self) -> None:
         if self.fail_after is not None and self.reads >= self.fail_after:
@@ -98,6 +99,14 @@ class FakeNvml:
         self._check()
         handle._read()
         return int(handle.power_mw)
+
+    def nvmlDeviceGetPowerManagementLimitConstraints(  # noqa: N802
+            self, handle: FakeGpu) -> list[int]:
+        """``[min, max]`` settable power limit in mW, as pynvml returns it."""
+        self._check()
+        if handle.max_limit_mw is None:
+            raise NVMLError(NVML_ERROR_NOT_SUPPORTED, "Not Supported")
+        return [handle.max_limit_mw // 4, handle.max_limit_mw]
 
 
 def uuid_of(i: int) -> str:

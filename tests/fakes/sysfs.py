@@ -22,8 +22,13 @@ class FakePowercap:
         self.zones: dict[str, Path] = {}
 
     def add_zone(self, zone: str, name: str, energy_uj: int = 0,
-                 max_energy_range_uj: int = 262_143_328_850) -> Path:
-        """Create zone ``zone`` (e.g. ``intel-rapl:0:1``) named ``name`` (e.g. ``dram``)."""
+                 max_energy_range_uj: int = 262_143_328_850,
+                 max_power_uw: int | None = None) -> Path:
+        """Create zone ``zone`` (e.g. ``intel-rapl:0:1``) named ``name`` (e.g. ``dram``).
+
+        ``max_power_uw`` writes ``constraint_0_max_power_uw`` (the long-term constraint's
+        maximum, usually the package TDP), as the kernel does where the hardware states it.
+        """
         parts = zone.split(":")
         if len(parts) > 2:
             parent = ":".join(parts[:-1])
@@ -35,6 +40,10 @@ class FakePowercap:
         (path / "energy_uj").write_text(f"{energy_uj}\n")
         (path / "max_energy_range_uj").write_text(f"{max_energy_range_uj}\n")
         (path / "enabled").write_text("1\n")
+        if max_power_uw is not None:
+            (path / "constraint_0_name").write_text("long_term\n")
+            (path / "constraint_0_max_power_uw").write_text(f"{max_power_uw}\n")
+            (path / "constraint_0_power_limit_uw").write_text(f"{max_power_uw}\n")
         if self.flat_links and len(parts) > 2:
             os.symlink(path, self.root / zone)
         self.zones[zone] = path

@@ -318,7 +318,7 @@ def test_unknown_max_steps_says_it_cannot_project(tmp_path: Path) -> None:
     assert callback.result is not None and callback.result.energy_j > 0
 
 
-def test_tracker_of_another_thread_is_joined_without_projection_or_phases(
+def test_tracker_of_another_thread_is_not_joined(
         tmp_path: Path, model: Any, dataset: Any) -> None:
     import threading
 
@@ -345,9 +345,9 @@ def test_tracker_of_another_thread_is_joined_without_projection_or_phases(
     finally:
         done.set()
         thread.join(timeout=30)
-    assert callback.result is None and callback.projections == []
-    assert callback.projection_note is not None and "another thread" in callback.projection_note
-    assert all("energy_kwh" in h and "projected_energy_kwh" not in h
-               for h in trainer.state.log_history)
+    # active_tracker() is per thread and task (issue 10): another thread's run is not this
+    # training's, so the callback measures its own run and leaves the other one alone
+    assert callback.result is not None and callback.result.id != outer[0].result.id
+    assert "train" in {p.name for p in callback.result.phases}
     record = outer[0].result
     assert record is not None and record.phases == []  # nothing nested into its phase stack

@@ -49,7 +49,11 @@ def test_pipeline_counts_items_and_tokens_exactly(model: Any, tokenizer: Any) ->
     phases = {p.name for p in report.run.phases}
     assert phases == {"warmup", "inference"}
     inference = next(p for p in report.run.phases if p.name == "inference")
-    assert inference.energy_j == pytest.approx(report.energy_j, rel=0.01)
+    # the phase is the report's window plus the reads at its two ends (each read is handed to
+    # the sensor's worker thread, tens of microseconds): the extra energy is that extra time
+    assert inference.energy_j >= report.energy_j
+    assert inference.energy_j - report.energy_j == pytest.approx(
+        100.0 * (inference.duration_s - report.duration_s), abs=5e-3)
     data = report.to_dict()
     assert data["items"] == 6 and data["run_id"] == report.run.id
 

@@ -179,3 +179,62 @@ def test_importing_wattlm_sensors_does_not_import_pynvml() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- plausibility of the energy counter and of sampled power (issue 10) ---------------------
+
+
+def test_power_bound_from_the_limit_constraints_or_the_default() -> None:
+    from wattlm.sensors.nvml import DEFAULT_GPU_MAX_POWER_W, gpu_power_bound_w
+
+    nvml = FakeNvml(gpus=[FakeGpu(uuid_of(0)), FakeGpu(uuid_of(1), max_limit_mw=None)])
+    nvml.nvmlInit()
+    assert gpu_power_bound_w(nvml, nvml.gpus[0]) == pytest.approx(1400.0)  # 2 x 700 W
+    assert gpu_power_bound_w(nvml, nvml.gpus[1]) == DEFAULT_GPU_MAX_POWER_W
+
+
+def test_counter_reset_invents_no_energy_and_is_flagged() -> None:
+    nvml = fake_nvml(1)
+    nvml.nvmlInit()
+    clock = Clock()
+    gpu = NvmlGpuSensor(nvml, nvml.gpus[0], 0, clock=clock)
+    gpu.start()
+    nvml.gpus[0].energy_mj += 300_000               # 300 J in 1 s
+    clock.t += 1.0
+    assert gpu.read_j() == pytest.approx(300.0)
+    nvml.gpus[0].energy_mj = 5_000                  # GPU reset: the counter starts again
+    clock.t += 1.0
+    assert gpu.read_j() == pytest.approx(300.0)     # the old code read max(now - start, 0) = 0
+    assert [n.code for n in gpu.drain_notes()] == ["W111"]
+    nvml.gpus[0].energy_mj += 200_000               # counted again from the new value
+    clock.t += 1.0
+    assert gpu.read_j() == pytest.approx(500.0)
+
+
+def test_counter_jump_beyond_the_bound_is_not_counted() -> None:
+    nvml = fake_nvml(1)
+    nvml.nvmlInit()
+    clock = Clock()
+    gpu = NvmlGpuSensor(nvml, nvml.gpus[0], 0, clock=clock)
+    gpu.start()
+    nvml.gpus[0].energy_mj += 50_000_000            # 50 kJ in 1 s: 50 kW from a 700 W board
+    clock.t += 1.0
+    assert gpu.read_j() == 0.0
+    assert [n.code for n in gpu.drain_notes()] == ["W112"]
+
+
+def test_implausible_power_reading_is_not_integrated() -> None:
+    nvml = fake_nvml(1, energy_supported=False, power_mw=100_000)
+    nvml.nvmlInit()
+    clock = Clock()
+    sensor = NvmlPowerSensor(nvml, nvml.gpus[0], 0, clock=clock)
+    assert sensor.max_power_w == pytest.approx(1400.0)
+    sensor.start()                                  # 100 W at t=0
+    clock.t += 1.0
+    nvml.gpus[0].power_mw = 65_535_000              # 65.5 kW: a garbage reading (0xFFFF W)
+    assert sensor.read_j() == 0.0
+    clock.t += 1.0
+    nvml.gpus[0].power_mw = 100_000                 # 100 W at t=2: joined to t=0, 200 J
+    assert sensor.read_j() == pytest.approx(200.0)
+    (note,) = sensor.drain_notes()
+    assert note.code == "W114" and "65535" in note.message

@@ -1,13 +1,15 @@
 """Sensors for tests and demos, shipped so that users can test code that uses wattlm.
 
 :class:`FakeSensor` follows a script (constant power, a function of time, or explicit counter
-readings), can wrap its counter and can fail on cue. :class:`ReplaySensor` replays a recorded
+readings), can fail on cue, and can block on cue like a stuck driver call
+(``block_after_reads``). :class:`ReplaySensor` replays a recorded
 CSV of ``time_s,power_w`` or ``time_s,energy_j`` against the clock.
 """
 
 from __future__ import annotations
 
 import csv
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +33,10 @@ class FakeSensor(Sensor):
         readings: explicit cumulative counter values (J) returned one per ``read_j``; the last
             value repeats. Overrides ``power_w``.
         fail_after_reads: raise :class:`SensorError` from this read on (0-based count of reads).
+        block_after_reads: from this read on (0-based), ``read_j`` blocks like a hung NVML call
+            or a sysfs file that never answers: for ``block_s`` seconds, or until
+            :meth:`release` when ``block_s`` is None.
+        block_s: how long a blocked read blocks (None: until :meth:`release`).
         provenance: label of the figures (``measured`` by default).
         clock: injectable clock (seconds).
     """
@@ -43,6 +49,8 @@ class FakeSensor(Sensor):
         power_w: float | Callable[[float], float] = 100.0,
         readings: Sequence[float] | None = None,
         fail_after_reads: int | None = None,
+        block_after_reads: int | None = None,
+        block_s: float | None = None,
         provenance: Provenance = Provenance.MEASURED,
         update_period_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
@@ -52,6 +60,9 @@ class FakeSensor(Sensor):
         self._power = power_w
         self._readings = list(readings) if readings is not None else None
         self._fail_after = fail_after_reads
+        self._block_after = block_after_reads
+        self._block_s = block_s
+        self._released = threading.Event()
         self._clock = clock
         self._t0 = clock()
         self.reads = 0
@@ -66,6 +77,8 @@ class FakeSensor(Sensor):
         """The scripted cumulative energy."""
         index = self.reads
         self.reads += 1
+        if self._block_after is not None and index >= self._block_after:
+            self._released.wait(self._block_s)
         if self._fail_after is not None and index >= self._fail_after:
             raise SensorError(f"{self.info.name}: scripted failure at read {index}")
         if self._readings is not None:
@@ -76,6 +89,10 @@ class FakeSensor(Sensor):
             dt = elapsed / steps
             return sum(self._power((i + 0.5) * dt) * dt for i in range(steps))
         return float(self._power) * elapsed
+
+    def release(self) -> None:
+        """Let blocked reads (``block_after_reads``) return, now and from now on."""
+        self._released.set()
 
     def close(self) -> None:
         """Mark closed."""

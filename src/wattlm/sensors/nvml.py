@@ -8,7 +8,10 @@ leave NVML initialised until the process exits, which is harmless).
 Per visible GPU, the probe prefers the total-energy counter
 (``nvmlDeviceGetTotalEnergyConsumption``, mJ since the driver was loaded, Volta and newer;
 ``measured``) and falls back to sampling ``nvmlDeviceGetPowerUsage`` (mW) with trapezoid
-integration (``integrated``). Every ``NVMLError`` is translated into
+integration (``integrated``). Both are checked against the GPU's power bound
+(:func:`gpu_power_bound_w`): a counter step that would need more power, or goes backwards (a
+GPU reset or driver reload), is not counted and marks the GPU degraded; a power reading above
+the bound is not integrated. Every ``NVMLError`` is translated into
 :class:`~wattlm.errors.SensorError` at this boundary; the sampler then warns once and drops
 the GPU from the rest of the run.
 
@@ -40,15 +43,18 @@ from wattlm.sensors.backend import (
     ProbeContext,
     unloadable,
 )
-from wattlm.sensors.base import PowerIntegratingSensor, ProbeResult, Problem, Sensor
+from wattlm.sensors.base import PowerIntegratingSensor, ProbeResult, Problem, Sensor, SensorNote
+from wattlm.sensors.counters import CounterJudge
 from wattlm.sensors.visible import cuda_visible, parse_visible_devices
 from wattlm.units import Provenance
 
 __all__ = [
     "BACKEND",
+    "DEFAULT_GPU_MAX_POWER_W",
     "NVML_ENERGY_UPDATE_PERIOD_S",
     "NvmlGpuSensor",
     "NvmlPowerSensor",
+    "gpu_power_bound_w",
     "parse_visible_devices",
     "probe_nvml",
 ]
@@ -58,6 +64,13 @@ __all__ = [
 NVML_ENERGY_UPDATE_PERIOD_S = 0.1
 
 INSTALL_HINT = "pip install 'wattlm[nvidia]'"
+
+#: Plausibility bound of a GPU whose power limits NVML does not report (W). Our assumption:
+#: no single GPU board draws 2 kW.
+DEFAULT_GPU_MAX_POWER_W = 2000.0
+
+#: The bound is this many times the GPU's maximum power limit (transients exceed the limit).
+GPU_POWER_MARGIN = 2.0
 
 
 def _text(value: Any) -> str:
@@ -110,24 +123,60 @@ def _call(nvml: Any, what: str, func: Callable[..., Any], *args: Any) -> Any:
         raise SensorError(f"{what}: NVML error: {e}") from e
 
 
+def gpu_power_bound_w(nvml: Any, handle: Any) -> float:
+    """The plausibility bound of a GPU (W).
+
+    Rule: :data:`GPU_POWER_MARGIN` × the highest power limit the board accepts
+    (``nvmlDeviceGetPowerManagementLimitConstraints``, mW), else × the enforced limit
+    (``nvmlDeviceGetEnforcedPowerLimit``), else :data:`DEFAULT_GPU_MAX_POWER_W`.
+    """
+    for name in ("nvmlDeviceGetPowerManagementLimitConstraints", "nvmlDeviceGetEnforcedPowerLimit"):
+        func = getattr(nvml, name, None)
+        if func is None:
+            continue
+        try:
+            value = func(handle)
+        except nvml.NVMLError:
+            continue
+        limit_mw = float(max(value) if isinstance(value, (list, tuple)) else value)
+        if limit_mw > 0:
+            return GPU_POWER_MARGIN * limit_mw / 1000.0
+    return DEFAULT_GPU_MAX_POWER_W
+
+
 class NvmlGpuSensor(Sensor):
     """A GPU's total-energy counter (``nvmlDeviceGetTotalEnergyConsumption``, mJ), ``measured``.
+
+    The 64-bit counter does not wrap in practice; a backwards step is a reset (``W111``) and a
+    step above the power bound is impossible (``W112``): neither is counted.
 
     Args:
         nvml_module: the ``pynvml`` module (or a fake with the same functions).
         handle: the device handle.
         index: the index the job sees (after ``CUDA_VISIBLE_DEVICES``); names it ``gpu:<index>``.
         session: shared NVML session closed with the last sensor (set by :func:`probe_nvml`).
+        max_power_w: plausibility bound (W); by default :func:`gpu_power_bound_w`.
+        clock: monotonic clock for the time between reads (injectable for tests).
     """
 
     def __init__(self, nvml_module: Any, handle: Any, index: int, *,
-                 session: _Session | None = None, model: str | None = None) -> None:
+                 session: _Session | None = None, model: str | None = None,
+                 max_power_w: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._nvml = nvml_module
         self._handle = handle
         self.info = DeviceInfo(name=f"gpu:{index}", kind="gpu", provenance=Provenance.MEASURED,
                                update_period_s=NVML_ENERGY_UPDATE_PERIOD_S, model=model)
-        self._start_mj: float | None = None
+        self.max_power_w = (max_power_w if max_power_w is not None
+                            else gpu_power_bound_w(nvml_module, handle))
+        self._clock = clock
+        self._judge = self._new_judge()
+        self._total_mj = 0.0
         self._leave_session = session.join() if session is not None else _no_session
+
+    def _new_judge(self) -> CounterJudge:
+        return CounterJudge(self.info.name, unit_j=1e-3, max_power_w=self.max_power_w,
+                            update_period_s=NVML_ENERGY_UPDATE_PERIOD_S, clock=self._clock)
 
     def _counter_mj(self) -> float:
         return float(_call(self._nvml, self.info.name,
@@ -135,14 +184,18 @@ class NvmlGpuSensor(Sensor):
 
     def start(self) -> None:
         """Read the starting counter value."""
-        self._start_mj = self._counter_mj()
+        self._judge = self._new_judge()
+        self._judge.first(self._counter_mj())
+        self._total_mj = 0.0
 
     def read_j(self) -> float:
-        """Joules since :meth:`start` (the counter is 64-bit mJ and does not wrap in practice)."""
-        now = self._counter_mj()
-        if self._start_mj is None:
-            self._start_mj = now
-        return max(now - self._start_mj, 0.0) / 1000.0
+        """Joules since :meth:`start` (resets and impossible steps are not counted)."""
+        self._total_mj += float(self._judge.step(self._counter_mj()))
+        return self._total_mj / 1000.0
+
+    def drain_notes(self) -> list[SensorNote]:
+        """Resets and impossible steps seen since the last call."""
+        return self._judge.drain()
 
     def close(self) -> None:
         """Release the NVML session (shutdown with the last sensor). Never raises."""
@@ -168,6 +221,7 @@ class NvmlPowerSensor(PowerIntegratingSensor):
         self._handle = handle
         self.info = DeviceInfo(name=f"gpu:{index}", kind="gpu", provenance=Provenance.INTEGRATED,
                                update_period_s=0.0, model=model)
+        self.max_power_w = gpu_power_bound_w(nvml_module, handle)  # readings above: not integrated
         self._leave_session = session.join() if session is not None else _no_session
 
     def read_power_w(self) -> float:

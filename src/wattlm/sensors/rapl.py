@@ -13,10 +13,12 @@ Zones are found both flat at the root (the kernel's symlinks) and nested inside 
 zone. The MSR trees (``intel-rapl``, ``amd-rapl``) win over ``intel-rapl-mmio``: an mmio zone is
 used only for a (package, domain) pair the MSR trees lack, so a package is never counted twice.
 
-``energy_uj`` is a counter in microjoules that wraps to 0 after ``max_energy_range_uj``.
-:class:`RaplDomainSensor` handles **at most one wrap between two reads**: the counter range is
-typically 2**32 uJ (about 4.3 kJ, i.e. ~ 20 s at 200 W on older parts) up to 2**38 uJ, and the
-sampler reads every ~1 s, so a second wrap between reads would need > 4 kW in one package.
+``energy_uj`` is a counter in microjoules that wraps to 0 after ``max_energy_range_uj``
+(typically 2**32 uJ, about 4.3 kJ, up to 2**38 uJ). A backwards step is believed to be a wrap
+only when the power it implies is within the domain's bound (:func:`max_power_bound_w`);
+otherwise it is a reset, counted as nothing and flagged (:class:`~wattlm.sensors.counters.
+CounterJudge`). The sampler reads each domain at least twice per ``range / bound`` seconds so
+that at most one wrap happens between reads; a longer gap (a stall) is flagged.
 The counter is updated by the hardware about every millisecond (Intel SDM vol. 3B, 14.10.1:
 the energy status unit is refreshed "approximately every 1 ms"), so windows shorter than
 :data:`RAPL_UPDATE_PERIOD_S` are not resolved.
@@ -29,6 +31,8 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,21 +47,35 @@ from wattlm.sensors.backend import (
     Claim,
     ProbeContext,
 )
-from wattlm.sensors.base import ProbeResult, Sensor
+from wattlm.sensors.base import ProbeResult, Sensor, SensorNote
+from wattlm.sensors.counters import CounterJudge
 from wattlm.units import Provenance
 
 __all__ = [
     "BACKEND",
+    "DEFAULT_MAX_POWER_W",
     "PERMISSION_HINT",
     "RAPL_UPDATE_PERIOD_S",
     "RaplDomain",
     "RaplDomainSensor",
     "discover_domains",
+    "max_power_bound_w",
     "probe_rapl",
 ]
 
 #: Hardware refresh period of the RAPL energy status counters (Intel SDM: ~1 ms).
 RAPL_UPDATE_PERIOD_S = 0.001
+
+#: Plausibility bound of a domain whose zone states no power figure (W). Our assumption: no
+#: single RAPL domain of a current CPU draws 1 kW.
+DEFAULT_MAX_POWER_W = 1000.0
+
+#: The bound is this many times the zone's stated power (turbo limits exceed TDP).
+POWER_MARGIN = 2.0
+
+#: Lowest bound derived from a zone's figures (W), so that a small stated figure (a DRAM
+#: constraint of a few watts) never rejects real steps.
+MIN_MAX_POWER_W = 100.0
 
 #: How to make the counters readable without running the job as root.
 PERMISSION_HINT = (
@@ -203,8 +221,39 @@ def discover_domains(root: str | os.PathLike[str]) -> list[RaplDomain]:
     return list(_discover_cached(str(root)))
 
 
+def _zone_power_w(path: Path) -> tuple[float, str] | None:
+    """The zone's own power figure (W) and the file it came from, if it states one."""
+    for pattern in ("constraint_*_max_power_uw", "max_power_range_uw"):
+        figures: list[tuple[float, str]] = []
+        for file in sorted(path.glob(pattern)):
+            try:
+                value = int(_read_text(file))
+            except (OSError, ValueError):
+                continue
+            if value > 0:
+                figures.append((value * 1e-6, file.name))
+        if figures:
+            return max(figures)
+    return None
+
+
+def max_power_bound_w(path: Path) -> tuple[float, str]:
+    """The plausibility bound of a RAPL zone (W) and where it came from.
+
+    Rule: :data:`POWER_MARGIN` × the highest ``constraint_*_max_power_uw`` of the zone (the
+    hardware's own maximum, usually its TDP), else × ``max_power_range_uw``, at least
+    :data:`MIN_MAX_POWER_W`; :data:`DEFAULT_MAX_POWER_W` when the zone states neither.
+    User-settable power *limits* are not used: boards often set them to "unlimited" (4 kW).
+    """
+    found = _zone_power_w(path)
+    if found is None:
+        return DEFAULT_MAX_POWER_W, "default (the zone states no max power)"
+    watts, source = found
+    return max(POWER_MARGIN * watts, MIN_MAX_POWER_W), f"{POWER_MARGIN:g} x {source}"
+
+
 class RaplDomainSensor(Sensor):
-    """One RAPL domain's ``energy_uj`` counter, with wraparound handling.
+    """One RAPL domain's ``energy_uj`` counter, with checked wraparound.
 
     Args:
         path: the zone directory (holding ``energy_uj`` and ``max_energy_range_uj``).
@@ -212,6 +261,8 @@ class RaplDomainSensor(Sensor):
         kind: ``cpu``, ``memory`` or ``psys``.
         role: ``package``, ``psys``, ``dram``, ``core`` or ``uncore`` (used by the selection).
         max_energy_range_uj: the wrap point; read from the zone when not given.
+        max_power_w: plausibility bound (W); by default :func:`max_power_bound_w` of the zone.
+        clock: monotonic clock for the time between reads (injectable for tests).
 
     Raises:
         SensorError: from :meth:`start` / :meth:`read_j` when the counter cannot be read
@@ -226,6 +277,8 @@ class RaplDomainSensor(Sensor):
         kind: str = "cpu",
         role: str = "package",
         max_energy_range_uj: int | None = None,
+        max_power_w: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = Path(path)
         self.role = role
@@ -234,9 +287,29 @@ class RaplDomainSensor(Sensor):
             update_period_s=RAPL_UPDATE_PERIOD_S,
         )
         self._max_uj = max_energy_range_uj
-        self._last_uj: int | None = None
+        if max_power_w is None:
+            max_power_w, self.max_power_source = max_power_bound_w(self.path)
+        else:
+            self.max_power_source = "given"
+        self.max_power_w = max_power_w
+        self._clock = clock
+        self._judge = self._new_judge()
         self._total_uj = 0
-        self.wraps = 0
+
+    def _new_judge(self) -> CounterJudge:
+        return CounterJudge(self.info.name, unit_j=1e-6, max_power_w=self.max_power_w,
+                            range_units=self._max_range_uj(),
+                            update_period_s=RAPL_UPDATE_PERIOD_S, clock=self._clock)
+
+    @property
+    def wraps(self) -> int:
+        """Wraps counted since :meth:`start`."""
+        return self._judge.wraps
+
+    @property
+    def max_read_interval_s(self) -> float | None:  # type: ignore[override]
+        """``max_energy_range_uj / max_power_w``: the longest gap with at most one wrap."""
+        return self._judge.max_read_interval_s
 
     def _read_int(self, filename: str) -> int:
         target = self.path / filename
@@ -259,29 +332,18 @@ class RaplDomainSensor(Sensor):
 
     def start(self) -> None:
         """Read the starting counter value."""
-        self._max_range_uj()
-        self._last_uj = self._read_int("energy_uj")
+        self._judge = self._new_judge()
+        self._judge.first(self._read_int("energy_uj"))
         self._total_uj = 0
-        self.wraps = 0
 
     def read_j(self) -> float:
-        """Joules since :meth:`start`, assuming at most one wrap between two reads."""
-        now = self._read_int("energy_uj")
-        if self._last_uj is None:
-            self._last_uj = now
-            return 0.0
-        delta = now - self._last_uj
-        if delta < 0:
-            top = self._max_range_uj()
-            if top is None or top <= 0:
-                raise SensorError(
-                    f"{self.info.name}: counter went back from {self._last_uj} to {now} uJ and "
-                    "max_energy_range_uj is unknown, so the wrap cannot be undone")
-            delta += top
-            self.wraps += 1
-        self._total_uj += delta
-        self._last_uj = now
+        """Joules since :meth:`start`; wraps, resets and stalls are judged (module docs)."""
+        self._total_uj += int(self._judge.step(self._read_int("energy_uj")))
         return self._total_uj * 1e-6
+
+    def drain_notes(self) -> list[SensorNote]:
+        """Resets, impossible jumps and stalls seen since the last call."""
+        return self._judge.drain()
 
 
 def _check_readable(domain: RaplDomain) -> str:

@@ -22,24 +22,30 @@ from typing import Any, TypeVar, cast
 from wattlm.config import Settings, resolve_settings
 from wattlm.errors import (
     AccountingWarning,
-    MeasurementWarning,
     SensorWarning,
     StoreWarning,
     WattlmError,
     warn,
 )
-from wattlm.records import DeviceEnergy, PhaseRecord, RunRecord, Sample
+from wattlm.records import DeviceEnergy, RunRecord, Sample
 from wattlm.sensors.base import Sensor
-from wattlm.tracking.sampler import Sampler
+from wattlm.tracking.api_calls import merge_api_calls
+from wattlm.tracking.context import (
+    active_tracker,
+    forked_record,
+    install_fork_hook,
+    keep_unclosed,
+    set_active,
+    set_inactive,
+)
+from wattlm.tracking.phases import PhaseBook, flag_short_window
+from wattlm.tracking.sampler import Sampler, measure_baseline, stop_bound_s
+from wattlm.tracking.writer import save_run
 from wattlm.units import Provenance
 
 __all__ = ["Tracker", "active_tracker", "track"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_active: list[Tracker] = []
-_active_lock = threading.Lock()
-
 
 PARENT_RUN_VARIABLE = "WATTLM_PARENT_RUN"
 
@@ -48,12 +54,6 @@ def _parent_run() -> dict[str, int]:
     """``{"parent_run": id}`` inside ``wattlm run`` (its energy already includes this run's)."""
     raw = os.environ.get(PARENT_RUN_VARIABLE, "")
     return {"parent_run": int(raw)} if raw.isdigit() else {}
-
-
-def active_tracker() -> Tracker | None:
-    """The most recently started tracker that is still running in this process, if any."""
-    with _active_lock:
-        return _active[-1] if _active else None
 
 
 class Tracker:
@@ -92,18 +92,20 @@ class Tracker:
         self._grid: Any = None
         self._start_sample: Sample | None = None
         self._started_at = ""
-        self._phase_stack: list[tuple[str, Sample]] = []
-        self._phases: list[PhaseRecord] = []
+        self._phases = PhaseBook()
         self._warnings: list[str] = []
         self._baseline_power_w: float | None = None
         self._api_calls: list[Any] = []  # hosted-API calls (add_api_energy)
+        self._forked_from: int | None = None
+        self._short_phase_flagged = False
+        self._writer: Any = None
         self.started_in_thread: int | None = None
         """``threading.get_ident()`` of the thread that started the tracker (None before)."""
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        """Whether the tracker has started and not yet stopped."""
+        """Whether the tracker has started and not yet stopped (in this process)."""
         return self._sampler is not None
 
     @property
@@ -120,7 +122,7 @@ class Tracker:
         """Check inputs, probe sensors, open the store and start sampling."""
         if self.running:
             raise WattlmError("this tracker is already running; use a new wattlm.track()")
-        self._phases, self._phase_stack, self._warnings = [], [], []  # a restarted tracker
+        self._warnings, self._forked_from, self._short_phase_flagged = [], None, False
         self.result, self.run_id, self._baseline_power_w = None, None, None
         self._api_calls = []
         from wattlm.carbon.intensity import resolve_region
@@ -150,72 +152,93 @@ class Tracker:
         if self._job is not None:  # this rank's GPUs; shared sensors on one rank per node
             sensors = self._job.assign(sensors)
         if self.settings.baseline_s > 0:
-            self._baseline_power_w = self._measure_baseline(sensors, self.settings.baseline_s)
+            self._baseline_power_w, notes = measure_baseline(sensors, self.settings.baseline_s)
+            self._warnings.extend(notes)
         self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        if self._store is not None:
-            try:
-                self.run_id = self._store.create_run(
-                    project=self.settings.project, started_at=self._started_at,
-                    devices=[s.info for s in sensors], host=socket.gethostname(),
-                    region=self._grid.code if self.settings.region else None,
-                    command=self.command)
-            except Exception as e:  # noqa: BLE001 - the job goes on without a store
-                self._warnings.append(warn(f"could not create the run in the store ({e}); "
-                                           "measuring without saving", StoreWarning, "W302"))
-                self._store = None
-        self._sampler = Sampler(sensors, self.settings.interval_s, on_flush=self._flush,
+        self._create_run(sensors)
+        store, run_id = self._store, self.run_id
+        on_flush = None
+        if store is not None and run_id is not None:
+            def on_flush(samples: list[Sample]) -> None:  # runs on the writer thread
+                store.add_samples(run_id, samples)
+        self._sampler = Sampler(sensors, self.settings.interval_s, on_flush=on_flush,
                                 flush_every_s=self.settings.flush_s)
         self._start_sample = self._sampler.start()
+        self._phases.reset(self._start_sample)
         self.started_in_thread = threading.get_ident()
-        with _active_lock:
-            _active.append(self)
+        install_fork_hook()
+        set_active(self)
         return self
 
+    def _create_run(self, sensors: Sequence[Sensor]) -> None:
+        if self._store is None:
+            return
+        try:
+            self.run_id = self._store.create_run(
+                project=self.settings.project, started_at=self._started_at,
+                devices=[s.info for s in sensors], host=socket.gethostname(),
+                region=self._grid.code if self.settings.region else None,
+                command=self.command)
+        except Exception as e:  # noqa: BLE001 - the job goes on without a store
+            self._warnings.append(warn(f"could not create the run in the store ({e}); "
+                                       "measuring without saving", StoreWarning, "W302"))
+            self._store = None
+
     def stop(self, *, exit_code: int | None = None, status: str = "finished") -> RunRecord:
-        """Stop sampling, build the :class:`RunRecord`, account for it and save it."""
+        """Stop sampling, build the :class:`RunRecord`, account for it and save it.
+
+        Returns within :func:`~wattlm.tracking.sampler.stop_bound_s` (1 s plus one interval)
+        whatever the sensors and the store do; a store slower than that finishes saving in
+        the background (``W313`` on the record).
+        """
+        if self._forked_from is not None:
+            return self._forked_result()
         sampler, start = self._sampler, self._start_sample
         if sampler is None or start is None:
             if self.result is not None:
                 return self.result
             raise WattlmError("stop() of a tracker that was never started: call start() "
                               "first, or use it as `with wattlm.track() as run:`")
-        final = sampler.stop()
+        begun = time.monotonic()
+        final = sampler.stop(drain=False)
         self._sampler = None
-        with _active_lock:
-            if self in _active:
-                _active.remove(self)
-        while self._phase_stack:  # phases left open (an exception, a missing exit)
-            self._close_phase(final, sampler.sensors)
+        set_inactive(self)
+        names = [s.info.name for s in sampler.sensors]
+        for phase in self._phases.close_all(final, names):  # left open (an exception, a thread)
+            self._flag_short_phase(phase.name, phase.duration_s, sampler.sensors)
         record = self._build_record(sampler, start, final, exit_code, status)
         if self._job is not None:  # gather every rank's measurement to rank 0 (never raises)
             record = self._job.finish(record)
         self._account(record, sampler)
         if self._api_calls:
             try:
-                self._merge_api_calls(record)
+                merge_api_calls(record, self._api_calls)
             except Exception as e:  # noqa: BLE001 - API estimates must not fail the user's job
                 record.warnings.append(warn(f"could not add the API calls to the run ({e})",
                                             AccountingWarning, "W210"))
-        self._save(record)
+        self._save(record, sampler, begun + stop_bound_s(self.settings.interval_s))
         self.result = record
         return record
 
-    def _measure_baseline(self, sensors: Sequence[Sensor], seconds: float) -> float:
-        """Idle power (W, all channels) over ``seconds`` before the run."""
-        probe = Sampler(sensors, seconds)
-        first = probe.start()
-        time.sleep(seconds)
-        last = probe.stop(close=False)  # the run itself reads the same sensors next
-        self._warnings.extend(probe.warnings)
-        elapsed = last.time_s - first.time_s
-        return sum(last.energy_j) / elapsed if elapsed > 0 else 0.0
+    def _save(self, record: RunRecord, sampler: Sampler, until: float) -> None:
+        """Queue the finished run behind the samples; wait for the writer until ``until``."""
+        store, self._store, self._writer = self._store, None, sampler.writer
+        if store is not None and record.id is not None and sampler.writer is not None:
+            save_run(sampler.writer, store, record, until)
 
-    def _flush(self, samples: list[Sample]) -> None:
-        if self._store is not None and self.run_id is not None:
-            self._store.add_samples(self.run_id, samples)
+    def wait_saved(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the stopped run to be written to the store.
+
+        ``stop()`` returns before a slow store has finished (``W313``); this waits for it.
+        True when everything is written (or there is nothing to write).
+        """
+        writer = self._writer
+        return writer is None or bool(writer.close(timeout_s))
 
     def read(self) -> Sample:
         """Read every sensor now: cumulative joules per device since the run started."""
+        if self._forked_from is not None:
+            return Sample(time.time(), ())
         if self._sampler is None:
             raise WattlmError("read() needs a running tracker: call it between start() and "
                               "stop(), or inside `with wattlm.track() as run:`")
@@ -228,22 +251,40 @@ class Tracker:
         end = sample.time_s if sample is not None else time.time()
         return end - self._start_sample.time_s
 
+    def _detach_after_fork(self) -> None:
+        """In a forked child: stop measuring; leave the parent's run and store alone."""
+        self._forked_from = os.getppid()
+        keep_unclosed(self._sampler, self._store)
+        self._sampler, self._store, self._job = None, None, None
+
+    def _forked_result(self) -> RunRecord:
+        if self.result is None:
+            self.result = forked_record(self.settings.project, self._started_at,
+                                        self._forked_from, self.run_id)
+        return self.result
+
     # -- phases ----------------------------------------------------------------------------
     def begin_phase(self, name: str) -> None:
-        """Open a named phase (nested inside any open one); close it with :meth:`end_phase`."""
+        """Open a named phase, nested inside this thread's or task's innermost open one.
+
+        Phases of other threads and tasks are separate. In a forked child this does nothing.
+        """
         if not name or "/" in name:
             raise WattlmError(f"phase name must be non-empty and without '/', got {name!r}")
+        if self._forked_from is not None:
+            return
         sampler = self._sampler
         if sampler is None:
             raise WattlmError("phase() needs a running tracker: use it inside wattlm.track()")
-        full = "/".join([*(n for n, _ in self._phase_stack), name])
-        self._phase_stack.append((full, sampler.snapshot()))
+        self._phases.begin(name, sampler.snapshot())
 
     def end_phase(self) -> None:
-        """Close the innermost open phase (no-op when none is open or the run has stopped)."""
+        """Close this context's innermost open phase (no-op when none, or the run stopped)."""
         sampler = self._sampler
-        if sampler is not None and self._phase_stack:
-            self._close_phase(sampler.snapshot(), sampler.sensors)
+        if sampler is not None and self._phases.has_open():
+            phase = self._phases.end(sampler.snapshot(), [s.info.name for s in sampler.sensors])
+            if phase is not None:
+                self._flag_short_phase(phase.name, phase.duration_s, sampler.sensors)
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[Tracker]:
@@ -254,32 +295,18 @@ class Tracker:
         finally:
             self.end_phase()
 
-    def _close_phase(self, end: Sample, sensors: Sequence[Sensor]) -> None:
-        name, begin = self._phase_stack.pop()
-        start = self._start_sample
-        assert start is not None
-        names = [s.info.name for s in sensors]
-        per_device = {n: b - a for n, a, b in zip(names, begin.energy_j, end.energy_j)}
-        duration = end.time_s - begin.time_s
-        self._phases.append(PhaseRecord(
-            name=name, start_s=begin.time_s - start.time_s, duration_s=duration,
-            energy_j=sum(per_device.values()), device_energy_j=per_device))
-        self._flag_short_window(f"phase {name!r}", duration, sensors)
+    def _flag_short_phase(self, name: str, duration_s: float, sensors: Sequence[Sensor]) -> None:
+        if not self._short_phase_flagged:  # once per run: a job may open thousands of phases
+            self._short_phase_flagged = flag_short_window(
+                self._warnings, f"phase {name!r}", duration_s, sensors)
 
-    def _flag_short_window(self, what: str, duration_s: float, sensors: Sequence[Sensor]) -> None:
-        period = max((s.info.update_period_s for s in sensors), default=0.0)
-        if duration_s < period:
-            self._warnings.append(warn(
-                f"{what} lasted {duration_s * 1000:.1f} ms, shorter than the "
-                f"{period * 1000:.0f} ms update period of a counter: its energy is unreliable",
-                MeasurementWarning, "W401"))
 
     # -- result ----------------------------------------------------------------------------
     def _build_record(self, sampler: Sampler, start: Sample, final: Sample,
                       exit_code: int | None, status: str) -> RunRecord:
         duration = max(final.time_s - start.time_s, 0.0)
-        self._flag_short_window("the run", duration, sampler.sensors)
-        failed = sampler.failed
+        flag_short_window(self._warnings, "the run", duration, sampler.sensors)
+        degraded = sampler.device_degraded
         devices = []
         for i, sensor in enumerate(sampler.sensors):
             info, energy = sensor.info, final.energy_j[i]
@@ -287,16 +314,16 @@ class Tracker:
                 name=info.name, kind=info.kind, energy_j=energy, provenance=info.provenance,
                 mean_power_w=energy / duration if duration > 0 else 0.0,
                 peak_power_w=sampler.peak_power_w[i], node=info.node, rank=info.rank,
-                degraded=failed[i], model=info.model))
+                degraded=degraded[i], model=info.model))
         total = sum(d.energy_j for d in devices)
-        warnings = self._warnings + sampler.warnings
+        warnings = self._warnings + sampler.warnings + self._phases.warnings
         net = None
         if self._baseline_power_w is not None:
             net = max(total - self._baseline_power_w * duration, 0.0)
         return RunRecord(
             id=self.run_id, project=self.settings.project, started_at=self._started_at,
             duration_s=duration, energy_j=total, devices=devices,
-            phases=sorted(self._phases, key=lambda p: (p.start_s, p.name)),
+            phases=self._phases.records(),
             region=self._grid.code if self._grid is not None and self.settings.region else None,
             provenance=Provenance.weakest(*(d.provenance for d in devices)),
             degraded=sampler.degraded, warnings=warnings, status=status, exit_code=exit_code,
@@ -327,19 +354,6 @@ class Tracker:
         listed = fp.assumptions.get("warnings", {}).get("value", [])
         record.warnings.extend(w for w in listed if w not in record.warnings)
 
-    def _save(self, record: RunRecord) -> None:
-        if self._store is None or record.id is None:
-            return
-        try:
-            self._store.finish_run(record)
-        except Exception as e:  # noqa: BLE001 - the result is still returned to the user
-            record.warnings.append(warn(f"could not save run {record.id} ({e})", StoreWarning,
-                                        "W303"))
-        finally:
-            with contextlib.suppress(Exception):
-                self._store.close()
-            self._store = None
-
     # -- hosted-API calls (wattlm.integrations.llm_api) ------------------------------------
     def add_api_energy(self, impacts: Any) -> None:
         """Count one hosted-API call in this run; it appears as an ``api`` device at stop.
@@ -349,38 +363,6 @@ class Tracker:
         ``assumptions["pue"]``, ``provider``, ``model``.
         """
         self._api_calls.append(impacts)
-
-    def _merge_api_calls(self, record: RunRecord) -> None:
-        """Add the API calls' IT energy as an ``api`` device, and their footprint (own region)."""
-        from wattlm.records import Footprint
-        from wattlm.units import Range, g_to_kg, j_to_kwh
-
-        calls, zero = list(self._api_calls), Range.exact(0.0)
-        it_j = sum((c.energy * (1.0 / float(c.assumptions.get("pue", 1.0))) for c in calls), zero)
-        emissions = sum((c.emissions for c in calls), zero)
-        embodied = sum((c.embodied for c in calls), zero)
-        water = sum((c.water for c in calls), zero)
-        record.devices.append(DeviceEnergy(name="api", kind="api", energy_j=it_j.central,
-                                           provenance=Provenance.ESTIMATED))
-        record.energy_j += it_j.central
-        record.emissions_g += emissions.central
-        record.provenance = Provenance.weakest(record.provenance, Provenance.ESTIMATED)
-        models: dict[str, int] = {}
-        for c in calls:
-            key = f"{c.provider}:{c.model or 'unknown'}"
-            models[key] = models.get(key, 0) + 1
-        record.extra["api"] = {"calls": len(calls), "energy_j": it_j.to_dict(),
-                               "emissions_g": emissions.to_dict(), "embodied_g": embodied.to_dict(),
-                               "water_l": water.to_dict(), "models": models}
-        fp = record.footprint
-        if fp is not None:
-            record.footprint = Footprint(
-                energy_kwh=fp.energy_kwh + it_j.map(j_to_kwh),
-                emissions_kg=fp.emissions_kg + emissions.map(g_to_kg),
-                embodied_kg=fp.embodied_kg + embodied.map(g_to_kg), water_l=fp.water_l + water,
-                assumptions={**fp.assumptions, "api": {
-                    "value": len(calls), "source": "wattlm.integrations.llm_api estimates",
-                    "provenance": "estimated"}})
 
     # -- context manager and decorator -----------------------------------------------------
     def __enter__(self) -> Tracker:
