@@ -153,6 +153,11 @@ class ProcessTree:
                     continue
             stack.extend(c for c in children_of(pid) if c not in self._known)
 
+    def rescan(self) -> None:
+        """Rescan the membership now (not waiting for ``refresh_s``)."""
+        with self._lock:
+            self._scan(force=True)
+
     def _check_escape(self, pid: int, proc: psutil.Process) -> None:
         if pid == self.pid or pid in self.escaped:
             return

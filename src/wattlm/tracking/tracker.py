@@ -188,6 +188,11 @@ class Tracker:
         self.result = record
         return record
 
+    def add_warning(self, text: str) -> None:
+        """Attach an emitted warning (``"W131: ..."``) to the running run's record."""
+        if text not in self._warnings:
+            self._warnings.append(text)
+
     def _measure_baseline(self, sensors: Sequence[Sensor], seconds: float) -> float:
         """Idle power (W, all channels) over ``seconds`` before the run."""
         probe = Sampler(sensors, seconds)
