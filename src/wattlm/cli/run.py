@@ -128,7 +128,9 @@ def handle(args: argparse.Namespace) -> int:
         resolve_command(command)
         result = run_command(Tracker(settings), command, scope=args.scope)
     except CommandNotFoundError as e:
-        print(f"wattlm: {e}", file=sys.stderr)
+        from wattlm._secrets import mask_text
+
+        print(f"wattlm: {mask_text(str(e))}", file=sys.stderr)
         return e.exit_code
     if output is not None:
         try:

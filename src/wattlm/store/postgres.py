@@ -62,8 +62,9 @@ def redact_url(url: str) -> str:
     Everything between ``user:`` and the last ``@`` is hidden (so a password holding an
     unescaped ``@`` is hidden whole), and so is a ``password=`` query parameter.
     """
-    url = re.sub(r"(://[^:/@?#]*:).*@", r"\1***@", url)
-    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
+    from wattlm._secrets import mask_url
+
+    return mask_url(url)
 
 
 def open_postgres(url: str) -> Store:
@@ -160,10 +161,10 @@ def _explain(error: BaseException, secrets: Sequence[str]) -> str:
     else:
         text = str(error) or type(error).__name__
     text = "; ".join(line.strip() for line in text.splitlines() if line.strip())
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return redact_url(text)
+    from wattlm._secrets import mask_text
+
+    del secrets  # masked by parsing (URLs, password= pairs), never by searching for the value
+    return mask_text(text)
 
 
 class PostgresStore(Store):

@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import FrameType
 
+from wattlm._secrets import mask_text
 from wattlm.errors import InvalidInputError
 from wattlm.records import RunRecord
 from wattlm.tracking import _parent
@@ -189,7 +190,7 @@ def run_command(tracker: Tracker, command: Sequence[str], *, scope: str = "tree"
             cannot be executed (:class:`CommandNotExecutableError`, 126).
     """
     program = resolve_command(command)
-    tracker.command = list(command)
+    tracker.command = [mask_text(arg) for arg in command]  # stored: no credential
     with open_scope(scope, os.getpid(), cgroup_root=cgroup_root) as run_scope:
         subreaper = _parent.set_subreaper(True)
         try:
