@@ -41,11 +41,11 @@ def collect(powercap_root: str | None = None, pid: int | None = None) -> dict[st
         ``{"powercap_root", "backends": [...], "selected": [...]}``.
     """
     from wattlm.config import resolve_settings
-    from wattlm.errors import InvalidInputError
+    from wattlm.sensors.proctree import check_pid
     from wattlm.sensors.registry import probe_all, select_sensors
 
-    if pid is not None and pid <= 0:
-        raise InvalidInputError(f"--pid must be a positive process id, got {pid}")
+    if pid is not None:
+        check_pid(pid, "--pid")
     root = resolve_settings(powercap_root=powercap_root).powercap_root
     results = probe_all(powercap_root=root, pid=pid)
     selected = select_sensors(results)

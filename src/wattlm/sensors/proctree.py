@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import psutil
 
-from wattlm.errors import SensorError
+from wattlm.errors import InvalidInputError, SensorError
 
-__all__ = ["DEFAULT_REFRESH_S", "ProcessTree", "TreeSnapshot"]
+__all__ = ["DEFAULT_REFRESH_S", "ProcessTree", "TreeSnapshot", "check_pid"]
 
 #: Seconds between rescans of the tree's membership (the documented 0.5 s).
 DEFAULT_REFRESH_S = 0.5
@@ -71,6 +71,27 @@ def _children_of(pid: int) -> list[int]:
         except (OSError, ValueError):
             continue
     return children
+
+
+def check_pid(pid: int, origin: str = "pid") -> int:
+    """Return ``pid`` if it names a running process, else raise one clear error.
+
+    Raises:
+        InvalidInputError: not a positive integer, or no such process (``origin`` names
+            where the value came from: ``--pid``, ``track(pid=...)``).
+    """
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        raise InvalidInputError(f"{origin} must be a positive process id, got {pid!r}")
+    try:
+        alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        alive = False
+    except psutil.Error:
+        alive = True  # exists, but belongs to someone else: the probe will say what it can read
+    if not alive:
+        raise InvalidInputError(f"{origin}={pid}: no such process (it has ended or never "
+                                "existed); give the id of a running process")
+    return pid
 
 
 @dataclass(frozen=True)

@@ -399,6 +399,10 @@ def track(
     job (torchrun, Accelerate, DeepSpeed) every rank calls ``track()`` and rank 0 stores one
     run for the whole job; ``distributed=False`` turns this off.
     """
+    if pid is not None:  # strict at the door: a dead pid would measure 0 J silently
+        from wattlm.sensors.proctree import check_pid
+
+        check_pid(pid, "track(pid=...)")
     settings = resolve_settings(
         region=region, project=project, interval_s=interval_s, flush_s=flush_s, db=db, save=save,
         baseline_s=baseline_s, pue=pue, intensity_g_per_kwh=intensity_g_per_kwh,
