@@ -180,6 +180,7 @@ def test_sighup_to_wattlm_is_forwarded_and_the_partial_run_is_stored(tmp_path: P
     finally:
         store.close()
     assert record.project == "hup" and record.status == "interrupted" and record.exit_code == 7
+    assert any(w.startswith("W421: wattlm received SIGHUP") for w in record.warnings)
     assert record.duration_s >= 1.0  # the child ran 1 s after the signal
 
 

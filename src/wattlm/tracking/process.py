@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from wattlm._secrets import mask_text
-from wattlm.errors import InvalidInputError
+from wattlm.errors import InvalidInputError, MeasurementWarning, SensorWarning, warn
 from wattlm.records import RunRecord
 from wattlm.tracking import _parent
 from wattlm.tracking.scopes import RunScope, open_scope
@@ -193,6 +193,12 @@ def run_command(tracker: Tracker, command: Sequence[str], *, scope: str = "tree"
     tracker.command = [mask_text(arg) for arg in command]  # stored: no credential
     with open_scope(scope, os.getpid(), cgroup_root=cgroup_root) as run_scope:
         subreaper = _parent.set_subreaper(True)
+        if subreaper is None:
+            run_scope.note = warn(
+                "no PR_SET_PDEATHSIG / PR_SET_CHILD_SUBREAPER here (not Linux): if wattlm is "
+                "killed the command keeps running (the stored run then reads back interrupted, "
+                "W305), and double-forked descendants may escape the tree", SensorWarning,
+                "W422")
         try:
             return _measure(tracker, program, command, run_scope)
         finally:
@@ -222,6 +228,11 @@ def _measure(tracker: Tracker, program: str, command: Sequence[str],
                 _parent.take_terminal(terminal)
     parent.reap_orphans()
     exit_code = _exit_code(status)
+    for signum in dict.fromkeys(parent.received):
+        tracker.add_warning(warn(f"wattlm received {signal.Signals(signum).name} and forwarded "
+                                 f"it to the command (pid {child.pid}); the run ends with the "
+                                 "command and is stored as interrupted",
+                                 MeasurementWarning, "W421"))
     for text in scope.finished(child.pid):
         tracker.add_warning(text)
     interrupted = bool(parent.received) or os.WIFSIGNALED(status)

@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from wattlm.errors import InvalidInputError, MeasurementWarning, warn
+from wattlm.errors import InvalidInputError, SensorWarning, warn
 from wattlm.sensors.cgroup import cgroup_directory, cgroup_pids, create_run_cgroup
 from wattlm.sensors.scope import (
     SCOPES,
@@ -83,7 +83,7 @@ class RunScope:
             self.scope.move_to(shared, own=False)
             self.note = warn(f"the command could not join the run's cgroup {self.own_cgroup}: "
                              f"every process of cgroup {shared} is measured instead",
-                             MeasurementWarning, "W133")
+                             SensorWarning, "W133")
         if self.note:
             tracker.add_warning(self.note)
 
@@ -96,13 +96,13 @@ class RunScope:
             how = "; ".join(f"{p} ({_name(p)}) {escapes[p]}" for p in pids[:5])
             texts.append(warn(f"{len(pids)} descendant(s) escaped the command's session or "
                               f"parent: {how}. They were measured while wattlm saw them but "
-                              f"may outlive the command; {_ADVICE}", MeasurementWarning,
+                              f"may outlive the command; {_ADVICE}", SensorWarning,
                               "W131"))
         left = self._leftovers(child_pid)
         if left:
             texts.append(warn(f"{len(left)} process(es) started by the command still run after "
                               f"it ended (pid {_pids_text(left)}); their energy from now on is "
-                              "not measured", MeasurementWarning, "W132"))
+                              "not measured", SensorWarning, "W132"))
         return texts
 
     def _leftovers(self, child_pid: int) -> list[int]:
@@ -136,7 +136,7 @@ def _cgroup_scope(pid: int, cgroup_root: str | os.PathLike[str]) -> RunScope:
         note = warn(f"--scope cgroup: could not create a cgroup for the run ({e}); every "
                     f"process of cgroup {shared} is measured (now "
                     f"{len(cgroup_pids(shared))} processes), not only the command's",
-                    MeasurementWarning, "W133")
+                    SensorWarning, "W133")
         return RunScope(CgroupScope(shared), note=note)
     return RunScope(CgroupScope(own, own=True), own_cgroup=own, shared_cgroup=shared)
 
