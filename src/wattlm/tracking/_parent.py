@@ -99,8 +99,17 @@ def give_terminal(fd: int, pgid: int) -> bool:
     return _set_foreground(fd, pgid)
 
 
-def take_terminal(fd: int) -> bool:
-    """Make this process's group the terminal's foreground group again."""
+def take_terminal(fd: int, from_pgid: int) -> bool:
+    """Make this process's group the terminal's foreground group again.
+
+    Only while ``from_pgid`` (the child's group) holds it: after ``bg`` the shell holds the
+    terminal, and taking it would leave the shell in the background.
+    """
+    try:
+        if os.tcgetpgrp(fd) != from_pgid:
+            return False
+    except OSError:
+        return False
     return _set_foreground(fd, os.getpgrp())
 
 

@@ -136,7 +136,7 @@ class _Parent:
     def suspend(self) -> None:
         """The child stopped (Ctrl-Z, or reading the terminal in the background): stop too."""
         assert self.terminal is not None
-        _parent.take_terminal(self.terminal)
+        _parent.take_terminal(self.terminal, self.child.pid)
         os.kill(os.getpid(), signal.SIGSTOP)  # the shell sees the job stopped; fg/bg resume us
         if _parent.foreground_terminal() == self.terminal:
             _parent.give_terminal(self.terminal, self.child.pid)
@@ -154,7 +154,8 @@ class _Parent:
             if os.WIFSTOPPED(status):
                 self.suspend()
                 continue
-            self.child.returncode = _exit_code(status)
+            self.child.returncode = (-os.WTERMSIG(status) if os.WIFSIGNALED(status)
+                                     else os.waitstatus_to_exitcode(status))
             return status
 
 
@@ -220,12 +221,12 @@ def _measure(tracker: Tracker, program: str, command: Sequence[str],
         raise cls(f"cannot start {command[0]}: {getattr(e, 'strerror', None) or e}") from e
     parent = _Parent(child, terminal, known)
     with parent.handlers():
-        scope.started(child.pid, tracker)
+        scope.started(child.pid, tracker, known)
         try:
             status = parent.wait()
         finally:
             if terminal is not None:
-                _parent.take_terminal(terminal)
+                _parent.take_terminal(terminal, child.pid)
     parent.reap_orphans()
     exit_code = _exit_code(status)
     for signum in dict.fromkeys(parent.received):

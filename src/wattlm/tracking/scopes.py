@@ -71,9 +71,12 @@ class RunScope:
         """The ``cgroup.procs`` file the child writes itself into, if any."""
         return self.own_cgroup / "cgroup.procs" if self.own_cgroup else None
 
-    def started(self, child_pid: int, tracker: Any) -> None:
-        """The child runs: follow its session, check it joined its cgroup, attach notes."""
-        self._known = {os.getpid()}
+    def started(self, child_pid: int, tracker: Any, before: set[int] | None = None) -> None:
+        """The child runs: follow its session, check it joined its cgroup, attach notes.
+
+        ``before``: this process's children from before the run (not the command's).
+        """
+        self._known = {os.getpid(), *(before or ())}
         if isinstance(self.scope, SessionScope):
             self.scope.sid = child_pid
             self.scope.tree.rescan()
