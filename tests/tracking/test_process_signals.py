@@ -256,3 +256,50 @@ def test_the_child_is_in_its_own_process_group(tmp_path: Path) -> None:
                           timeout=WAIT_S)
     assert proc.returncode == 0
     assert proc.stdout.split() == ["True", "True"]
+
+
+def _state(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rfind(")") + 2]
+
+
+def test_ctrl_z_stops_the_command_then_wattlm_and_fg_resumes_both(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "wattlm", "run", "--region", "FR", "--quiet", "--",
+            sys.executable, "-c", SLOW_CLEANUP, str(tmp_path)]
+    pid, master = pty.fork()
+    if pid == 0:  # pragma: no cover - the forked child
+        os.execv(sys.executable, argv)
+    child_pids: list[int] = []
+    try:
+        assert wait_for(lambda: (tmp_path / "ready").exists())
+        child_pids = read_pids(tmp_path / "child.pid")
+        os.set_blocking(master, False)
+        os.write(master, b"\x1a")  # Ctrl-Z: SIGTSTP to the command's group only
+        stopped = {}
+
+        def wattlm_stopped() -> bool:
+            _drain(master)
+            done, status = os.waitpid(pid, os.WNOHANG | os.WUNTRACED)
+            stopped["status"] = status if done else None
+            return bool(done) and os.WIFSTOPPED(status)
+
+        assert wait_for(wattlm_stopped), "wattlm did not stop with its command"
+        assert _state(child_pids[0]) == "T"
+        assert _stat_fields(pid)[1] == _stat_fields(pid)[0]  # wattlm took the terminal back
+        os.kill(pid, signal.SIGCONT)  # what a shell's `fg` sends (it already gave us the tty)
+        assert wait_for(lambda: _state(child_pids[0]) != "T"), "the command was not resumed"
+        assert wait_for(lambda: _stat_fields(child_pids[0])[1] == child_pids[0])
+        os.write(master, b"\x03")
+        status = None
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            _drain(master)
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        assert status is not None and os.waitstatus_to_exitcode(status) == 130
+        assert (tmp_path / "saved").read_text() == "checkpoint"
+    finally:
+        kill_quietly(pid, *child_pids)
+        os.close(master)
