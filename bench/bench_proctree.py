@@ -21,11 +21,23 @@ from wattlm.sensors.model import CpuModelSensor, MemoryModelSensor
 from wattlm.sensors.scope import TreeScope
 
 
-def _sample_us(cpu: CpuModelSensor, memory: MemoryModelSensor, samples: int) -> float:
+class _Clock:
+    """The sampler's clock, one interval (1 s) per sample, so no snapshot is reused by age."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _sample_us(cpu: CpuModelSensor, memory: MemoryModelSensor, samples: int,
+               clock: _Clock) -> float:
     cpu.start()
     memory.start()
     times = []
     for _ in range(samples):
+        clock.t += 1.0
         t0 = time.perf_counter()
         cpu.read_j()
         memory.read_j()
@@ -46,11 +58,14 @@ def main() -> None:
         pid = os.getpid()
         ones, twos = [], []
         for _ in range(3):  # alternated, to spread the machine's own noise over both
-            shared = TreeScope(pid)
-            ones.append(_sample_us(CpuModelSensor(pid, 100.0, 4, scope=shared),
-                                   MemoryModelSensor(pid, scope=shared), args.samples))
-            twos.append(_sample_us(CpuModelSensor(pid, 100.0, 4), MemoryModelSensor(pid),
-                                   args.samples))
+            clock = _Clock()
+            shared = TreeScope(pid, clock=clock)
+            ones.append(_sample_us(CpuModelSensor(pid, 100.0, 4, clock, scope=shared),
+                                   MemoryModelSensor(pid, scope=shared, clock=clock),
+                                   args.samples, clock))
+            clock = _Clock()
+            twos.append(_sample_us(CpuModelSensor(pid, 100.0, 4, clock),
+                                   MemoryModelSensor(pid, clock=clock), args.samples, clock))
         one, two = statistics.median(ones), statistics.median(twos)
         print(f"{args.processes + 1} processes, median of {args.samples} samples")
         print(f"  shared walk (one per sample):  {one:8.0f} us per sample")

@@ -173,6 +173,8 @@ class ProcessTree:
                 except psutil.Error:
                     continue
             stack.extend(c for c in children_of(pid) if c not in self._known)
+        for pid, proc in list(self._known.items()):  # escapes, checked at each rescan only
+            self._check_escape(pid, proc)
 
     def rescan(self) -> None:
         """Rescan the membership now (not waiting for ``refresh_s``)."""
@@ -214,7 +216,6 @@ class ProcessTree:
                     with proc.oneshot():
                         t = proc.cpu_times()
                         memory = proc.memory_info().rss
-                        self._check_escape(proc.pid, proc)
                 except psutil.Error:
                     continue
                 cpu += t.user + t.system + t.children_user + t.children_system
