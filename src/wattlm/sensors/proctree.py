@@ -173,8 +173,15 @@ class ProcessTree:
                 except psutil.Error:
                     continue
             stack.extend(c for c in children_of(pid) if c not in self._known)
-        for pid, proc in list(self._known.items()):  # escapes, checked at each rescan only
-            self._check_escape(pid, proc)
+        for pid, proc in list(self._known.items()):  # at each rescan only: escapes, and
+            try:                                     # pids reused by another process
+                running = proc.is_running()
+            except psutil.Error:
+                running = False
+            if not running and pid != self.pid:
+                del self._known[pid]
+            elif running:
+                self._check_escape(pid, proc)
 
     def rescan(self) -> None:
         """Rescan the membership now (not waiting for ``refresh_s``)."""
@@ -211,12 +218,15 @@ class ProcessTree:
         """Read every tracked process once: CPU time and resident memory (thread-safe)."""
         with self._lock:
             cpu, rss, pids = 0.0, 0, []
-            for proc in self.processes():
+            self._scan()
+            for pid, proc in list(self._known.items()):  # liveness is checked at rescans
                 try:
                     with proc.oneshot():
                         t = proc.cpu_times()
                         memory = proc.memory_info().rss
                 except psutil.Error:
+                    if pid != self.pid:
+                        del self._known[pid]
                     continue
                 cpu += t.user + t.system + t.children_user + t.children_system
                 rss += memory
