@@ -112,3 +112,24 @@ def test_session_members_finds_a_session_s_processes() -> None:
             assert os.getpid() not in session_members(leader)
         finally:
             proc.kill()
+
+
+def test_run_scope_cgroup_checks_the_command_joined_its_own_cgroup(tmp_path: Path) -> None:
+    """The command writes itself into the run's cgroup.procs; if the kernel did not move it
+    (here: a plain file, not a cgroupfs), the run says so (W133) and measures the parent."""
+    import sys as _sys
+
+    from wattlm.config import resolve_settings
+    from wattlm.tracking.process import run_command
+    from wattlm.tracking.tracker import Tracker
+
+    root = _cgroup_tree(tmp_path / "cg", 1_000_000, [os.getpid()])
+    own = root / f"wattlm-run-{os.getpid()}"
+    own.mkdir()
+    (own / "cgroup.procs").write_text("")
+    result = run_command(Tracker(resolve_settings(region="FR", save=False)),
+                         [_sys.executable, "-c", "pass"], scope="cgroup", cgroup_root=root)
+    assert (own / "cgroup.procs").read_text() == "0"  # the child asked to join, before exec
+    (warning,) = [w for w in result.record.warnings if w.startswith("W133")]
+    assert "could not join the run's cgroup" in warning and str(root) in warning
+    assert result.exit_code == 0
