@@ -28,6 +28,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
 from wattlm._secrets import mask_text
 from wattlm.errors import InvalidInputError, MeasurementWarning, SensorWarning, warn
@@ -99,20 +100,34 @@ def _exit_code(status: int) -> int:
 class _Parent:
     """The signal handlers, terminal and orphans of one ``wattlm run``."""
 
-    def __init__(self, child: subprocess.Popen[bytes], terminal: int | None,
-                 known_children: set[int]) -> None:
-        self.child = child
+    def __init__(self, terminal: int | None, known_children: set[int]) -> None:
+        self.child: subprocess.Popen[bytes] | None = None
         self.terminal = terminal
-        self.known = known_children | {child.pid}
+        self.known = set(known_children)
         self.received: list[int] = []
+        self._previous: dict[int, Any] = {}
 
     def forward(self, signum: int, _frame: FrameType | None) -> None:
         self.received.append(signum)
+        if self.child is not None:  # else attach() forwards it once the child exists
+            self._send(signum)
+
+    def _send(self, signum: int) -> None:
+        assert self.child is not None
         if signum == signal.SIGHUP and self.terminal is not None and _parent.hung_up(
                 self.terminal):
             return  # the kernel hung up the terminal's foreground group: the child has it
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.child.pid, signum)
+
+    def attach(self, child: subprocess.Popen[bytes]) -> None:
+        """The child exists: forward what arrived while it was starting, reap orphans."""
+        self.child = child
+        self.known.add(child.pid)
+        for signum in list(self.received):
+            self._send(signum)
+        if self._previous:  # handlers are installed (main thread)
+            self._previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, self.reap_orphans)
 
     def reap_orphans(self, _signum: int = 0, _frame: FrameType | None = None) -> None:
         """Reap adopted descendants that ended (never the child, never others' children)."""
@@ -125,17 +140,17 @@ class _Parent:
         if threading.current_thread() is not threading.main_thread():
             yield  # signals are delivered to the main thread only: nothing to forward here
             return
-        previous = {sig: signal.signal(sig, self.forward) for sig in FORWARDED_SIGNALS}
-        previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, self.reap_orphans)
+        self._previous = {sig: signal.signal(sig, self.forward) for sig in FORWARDED_SIGNALS}
         try:
             yield
         finally:
-            for sig, handler in previous.items():
+            for sig, handler in self._previous.items():
                 signal.signal(sig, handler)
+            self._previous = {}
 
     def suspend(self) -> None:
         """The child stopped (Ctrl-Z, or reading the terminal in the background): stop too."""
-        assert self.terminal is not None
+        assert self.terminal is not None and self.child is not None
         _parent.take_terminal(self.terminal, self.child.pid)
         os.kill(os.getpid(), signal.SIGSTOP)  # the shell sees the job stopped; fg/bg resume us
         if _parent.foreground_terminal() == self.terminal:
@@ -145,6 +160,7 @@ class _Parent:
 
     def wait(self) -> int:
         """Wait for the child's end; return the raw wait status."""
+        assert self.child is not None
         flags = os.WUNTRACED if self.terminal is not None else 0
         while True:
             try:
@@ -212,15 +228,16 @@ def _measure(tracker: Tracker, program: str, command: Sequence[str],
     known = _parent.own_children()
     terminal = None if scope.new_session else _parent.foreground_terminal()
     tracker.start()
-    try:
-        child = _spawn(program, command, tracker, scope, terminal)
-    except (OSError, subprocess.SubprocessError) as e:
-        code = 127 if isinstance(e, FileNotFoundError) else 126
-        tracker.stop(exit_code=code, status="failed")
-        cls = CommandNotFoundError if code == 127 else CommandNotExecutableError
-        raise cls(f"cannot start {command[0]}: {getattr(e, 'strerror', None) or e}") from e
-    parent = _Parent(child, terminal, known)
-    with parent.handlers():
+    parent = _Parent(terminal, known)
+    with parent.handlers():  # before the child exists: a signal is never lost or fatal
+        try:
+            child = _spawn(program, command, tracker, scope, terminal)
+        except (OSError, subprocess.SubprocessError) as e:
+            code = 127 if isinstance(e, FileNotFoundError) else 126
+            tracker.stop(exit_code=code, status="failed")
+            cls = CommandNotFoundError if code == 127 else CommandNotExecutableError
+            raise cls(f"cannot start {command[0]}: {getattr(e, 'strerror', None) or e}") from e
+        parent.attach(child)
         scope.started(child.pid, tracker, known)
         try:
             status = parent.wait()
