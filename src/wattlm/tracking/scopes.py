@@ -18,7 +18,13 @@ from typing import Any
 import psutil
 
 from wattlm.errors import InvalidInputError, SensorWarning, warn
-from wattlm.sensors.cgroup import cgroup_directory, cgroup_pids, create_run_cgroup
+from wattlm.sensors.cgroup import (
+    cgroup_cpu_usage_s,
+    cgroup_directory,
+    cgroup_pids,
+    create_run_cgroup,
+    is_v2,
+)
 from wattlm.sensors.scope import (
     SCOPES,
     CgroupScope,
@@ -81,7 +87,7 @@ class RunScope:
             self.scope.sid = child_pid
             self.scope.tree.rescan()
         if isinstance(self.scope, CgroupScope) and self.own_cgroup is not None and (
-                child_pid not in cgroup_pids(self.own_cgroup)):
+                not self._joined(child_pid, self.own_cgroup)):
             shared = self.shared_cgroup or self.own_cgroup.parent
             self.scope.move_to(shared, own=False)
             self.note = warn(f"the command could not join the run's cgroup {self.own_cgroup}: "
@@ -89,6 +95,14 @@ class RunScope:
                              SensorWarning, "W133")
         if self.note:
             tracker.add_warning(self.note)
+
+    @staticmethod
+    def _joined(child_pid: int, own: Path) -> bool:
+        """Whether the child is (or was: a quick command may be gone) in the run's cgroup."""
+        if child_pid in cgroup_pids(own):
+            return True
+        used = cgroup_cpu_usage_s(own)  # only the child can have run there
+        return used is not None and used > 0
 
     def finished(self, child_pid: int) -> list[str]:
         """Warnings once the command has ended: escaped and left-over processes."""
@@ -130,8 +144,14 @@ class RunScope:
 
 def _cgroup_scope(pid: int, cgroup_root: str | os.PathLike[str]) -> RunScope:
     shared = cgroup_directory(cgroup_root, pid=pid)
+    unified = Path(cgroup_root) / "unified"  # the v2 tree of a hybrid (v1 + v2) system
     try:
-        own = create_run_cgroup(f"wattlm-run-{pid}", cgroup_root, pid=pid)
+        try:
+            own = create_run_cgroup(f"wattlm-run-{pid}", cgroup_root, pid=pid)
+        except OSError:
+            if not is_v2(unified):
+                raise
+            own = create_run_cgroup(f"wattlm-run-{pid}", unified, pid=pid)
     except OSError as e:
         if shared is None:
             raise InvalidInputError(f"--scope cgroup: no cgroup found under {cgroup_root} "
