@@ -113,3 +113,29 @@ def test_scope_session_follows_the_command_s_session(tmp_path: Path) -> None:
     burnt_s = float((tmp_path / "done").read_text())
     cpu = next(d for d in data["devices"] if d["name"] == "cpu:model")
     assert 0.7 * burnt_s <= cpu["energy_j"] / _per_core_w() <= burnt_s + 1.5
+
+
+def _can_create_cgroup() -> bool:
+    from wattlm.sensors.cgroup import create_run_cgroup, is_v2
+
+    for root in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):
+        if not is_v2(root):
+            continue
+        try:
+            create_run_cgroup("wattlm-test-probe", root).rmdir()
+            return True
+        except OSError:
+            continue
+    return False
+
+
+@pytest.mark.skipif(not _can_create_cgroup(), reason="no writable cgroup v2 here")
+def test_scope_cgroup_in_the_run_s_own_cgroup_counts_a_double_fork(tmp_path: Path) -> None:
+    data = _run(tmp_path, DOUBLE_FORK, "--scope", "cgroup")
+    assert not [w for w in data["warnings"] if w.startswith("W133")]
+    burnt_s = float((tmp_path / "done").read_text())
+    cpu = next(d for d in data["devices"] if d["name"] == "cpu:model")
+    # the cgroup's own counter: the grandchild and the interpreters, not wattlm itself
+    assert 0.7 * burnt_s <= cpu["energy_j"] / _per_core_w() <= burnt_s + 1.5
+    for root in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):  # removed when empty
+        assert not list(root.glob("wattlm-run-*"))
