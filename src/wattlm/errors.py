@@ -156,7 +156,9 @@ def warn(message: str, category: type[WattlmWarning] = WattlmWarning, code: str 
     measuring loop that must not reach the user's code, so the exception is swallowed and the
     message is logged instead. Returns the formatted message (``"W101: ..."``) for the run record.
     """
-    text = f"{code or category.code}: {message}"
+    from wattlm._secrets import mask_text  # no credential in a stored or printed warning
+
+    text = mask_text(f"{code or category.code}: {message}")
     try:
         warnings.warn(text, category, stacklevel=3)
     except Exception:  # noqa: BLE001 - a warnings filter set to "error" must not break the run

@@ -62,8 +62,8 @@ def test_missing_command_exits_127_and_stores_nothing(capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--region", "Frnace"], "did you mean"),
-    (["--interval", "0"], "interval_s must be a number of seconds in"),
-    (["--interval", "-2"], "interval_s must be a number of seconds in"),
+    (["--interval", "0"], "--interval must be a number of seconds > 0"),
+    (["--interval", "-2"], "--interval must be a number of seconds > 0"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message, capsys):
     assert main(["run", *args, "--", sys.executable, "-c", "pass"]) == 2

@@ -286,7 +286,7 @@ def test_memory_probe_reports_cgroup_limit(tmp_path: Path) -> None:
 @pytest.mark.parametrize("children_files", [True, False])
 def test_process_tree_finds_live_grandchildren(children_files: bool) -> None:
     """Both discovery paths (per-thread children files, full /proc scan) see a grandchild."""
-    from wattlm.sensors.model import ProcessTree, _children_files_supported
+    from wattlm.sensors.proctree import ProcessTree, _children_files_supported
 
     if children_files and not _children_files_supported():
         pytest.skip("this kernel has no /proc/<pid>/task/<tid>/children")

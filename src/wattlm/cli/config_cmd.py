@@ -23,6 +23,7 @@ def handle(args: argparse.Namespace) -> int:
     """Print the settings."""
     from dataclasses import fields
 
+    from wattlm._secrets import MASK, is_secret_name, mask_text
     from wattlm.config import resolve_settings
 
     settings = resolve_settings()
@@ -31,10 +32,10 @@ def handle(args: argparse.Namespace) -> int:
         if f.name == "sources":
             continue
         value = getattr(settings, f.name)
-        if f.name == "electricitymaps_token" and value:
-            value = "***"
         if f.name == "db" and value is None:
             value = settings.db_path
+        if isinstance(value, str) and value:
+            value = MASK if is_secret_name(f.name) else mask_text(value)
         rows.append({"name": f.name, "value": value, "source": settings.sources.get(f.name)})
     emit(rows, args.format,
          lambda data: table(["setting", "value", "source"],

@@ -51,12 +51,12 @@ def collect(powercap_root: str | None = None, pid: int | None = None, *,
     import dataclasses
 
     from wattlm.config import resolve_settings
-    from wattlm.errors import InvalidInputError
     from wattlm.sensors.backend import ProbeContext
+    from wattlm.sensors.proctree import check_pid
     from wattlm.sensors.registry import load_backends, probe_all, select
 
-    if pid is not None and pid <= 0:
-        raise InvalidInputError(f"--pid must be a positive process id, got {pid}")
+    if pid is not None:
+        check_pid(pid, "--pid")
     root = resolve_settings(powercap_root=powercap_root).powercap_root
     base = context if context is not None else ProbeContext.create()
     ctx = dataclasses.replace(base, powercap_root=root, pid=base.pid if pid is None else pid)

@@ -89,7 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WattlmError as e:
         if os.environ.get("WATTLM_DEBUG") == "1":
             raise
-        print(f"wattlm: error: {e}", file=sys.stderr)
+        from wattlm._secrets import mask_text
+
+        print(f"wattlm: error: {mask_text(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("wattlm: interrupted", file=sys.stderr)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from wattlm.cli.runs import add_db_option
@@ -16,7 +19,9 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "run", help="measure a command (its whole process tree); passes its exit code through",
         description="Run COMMAND, measure the energy of its process tree, save the run and print "
-        "a summary on stderr. The command's exit code becomes wattlm's (127 if not found).",
+        "a summary on stderr. The command's exit code becomes wattlm's: 128+N if signal N "
+        "killed it, 126 if it is not executable, 127 if it does not exist, 2 for bad options. "
+        "Signals sent to wattlm (INT, TERM, HUP, QUIT) are forwarded to the command once.",
         usage="wattlm run [OPTIONS] -- COMMAND [ARGS...]")
     parser.add_argument("--region", help="grid location: country (FR, FRA, France) or cloud "
                         "region (aws:us-east-1); default: world average, labelled assumed")
@@ -33,6 +38,11 @@ def register(sub: Any) -> None:
                         "energy-weighted over the run")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the run as JSON to FILE")
     parser.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    parser.add_argument("--scope", choices=("tree", "session", "cgroup"), default="tree",
+                        help="which processes the CPU and memory models measure: tree (the "
+                        "command and its descendants, default), session (also everything in "
+                        "the command's own session), cgroup (every process of the run's own "
+                        "cgroup, or of wattlm's cgroup when one cannot be created)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
     parser.set_defaults(handler=handle)
 
@@ -59,12 +69,47 @@ def _summary(record: Any) -> str:
     return "\n".join(lines)
 
 
+#: Upper bounds beyond which a value is surely a mistake (docs/cli.md).
+MAX_INTERVAL_S = 86_400.0  # a day between samples
+MAX_BASELINE_S = 3_600.0  # an hour of idle measurement
+
+
+def _check_seconds(name: str, value: float | None, low: float, high: float,
+                   low_ok: bool) -> None:
+    if value is None:
+        return
+    if not math.isfinite(value) or value > high or value < low or (value == low and not low_ok):
+        bound = ">=" if low_ok else ">"
+        raise InvalidInputError(f"{name} must be a number of seconds {bound} {low:g} and "
+                                f"<= {high:g}, got {value!r} (command-line argument)")
+
+
+def _check_output(output: Path) -> None:
+    """``-o FILE`` must be writable before the work starts (nothing is created here)."""
+    if output.is_dir():
+        raise InvalidInputError(f"-o {output}: is a directory; give a file name")
+    parent = output.parent
+    if not parent.is_dir():
+        raise InvalidInputError(f"-o {output}: directory {parent} does not exist")
+    if (output.exists() and not os.access(output, os.W_OK)) or (
+            not output.exists() and not os.access(parent, os.W_OK | os.X_OK)):
+        raise InvalidInputError(f"-o {output}: not writable (permission denied)")
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Reject bad options in one line before anything runs."""
+    _check_seconds("--interval", args.interval, 0.0, MAX_INTERVAL_S, low_ok=False)
+    _check_seconds("--baseline", args.baseline, 0.0, MAX_BASELINE_S, low_ok=True)
+    if args.project is not None and not args.project.strip():
+        raise InvalidInputError("--project must not be empty (omit it for 'default')")
+    if args.output:
+        _check_output(Path(args.output))
+
+
 def handle(args: argparse.Namespace) -> int:
     """Run and measure the command."""
-    from pathlib import Path
-
     from wattlm.config import resolve_settings
-    from wattlm.tracking.process import CommandNotFoundError, run_command
+    from wattlm.tracking.process import CommandNotFoundError, resolve_command, run_command
     from wattlm.tracking.tracker import Tracker
 
     command = list(args.command)
@@ -72,19 +117,21 @@ def handle(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise InvalidInputError("no command given: use wattlm run [OPTIONS] -- COMMAND [ARGS...]")
+    _check(args)
     output = Path(args.output) if args.output else None
-    if output is not None and not output.parent.exists():
-        raise InvalidInputError(f"cannot write {output}: directory {output.parent} does not exist")
     settings = resolve_settings(region=args.region, project=args.project,
                                 interval_s=args.interval, db=args.db,
                                 save=False if args.no_save else None,
                                 baseline_s=args.baseline, pue=args.pue,
                                 intensity_series=args.intensity_series)
     try:
-        result = run_command(Tracker(settings), command)
+        resolve_command(command)
+        result = run_command(Tracker(settings), command, scope=args.scope)
     except CommandNotFoundError as e:
-        print(f"wattlm: {e}", file=sys.stderr)
-        return 127
+        from wattlm._secrets import mask_text
+
+        print(f"wattlm: {mask_text(str(e))}", file=sys.stderr)
+        return e.exit_code
     if output is not None:
         try:
             output.write_text(json.dumps(result.record.to_dict(), indent=2) + "\n")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 __all__ = ["redact_url"]
 
 
@@ -13,5 +11,6 @@ def redact_url(url: str) -> str:
     Everything between ``user:`` and the last ``@`` is hidden (so a password holding an
     unescaped ``@`` is hidden whole), and so is a ``password=`` query parameter.
     """
-    url = re.sub(r"(://[^:/@?#]*:).*@", r"\1***@", url)
-    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
+    from wattlm._secrets import mask_url
+
+    return mask_url(url)

@@ -135,10 +135,10 @@ def _explain(error: BaseException, secrets: Sequence[str]) -> str:
     else:
         text = str(error) or type(error).__name__
     text = "; ".join(line.strip() for line in text.splitlines() if line.strip())
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return redact_url(text)
+    from wattlm._secrets import mask_text
+
+    del secrets  # masked by parsing (URLs, password= pairs), never by searching for the value
+    return mask_text(text)
 
 
 class _Cursor(Cursor):

@@ -226,6 +226,11 @@ class Tracker:
         if store is not None and record.id is not None and sampler.writer is not None:
             save_run(sampler.writer, store, record, until)
 
+    def add_warning(self, text: str) -> None:
+        """Attach an emitted warning (``"W131: ..."``) to the running run's record."""
+        if text not in self._warnings:
+            self._warnings.append(text)
+
     def wait_saved(self, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for the stopped run to be written to the store.
 
@@ -430,6 +435,10 @@ def track(
     job (torchrun, Accelerate, DeepSpeed) every rank calls ``track()`` and rank 0 stores one
     run for the whole job; ``distributed=False`` turns this off.
     """
+    if pid is not None:  # strict at the door: a dead pid would measure 0 J silently
+        from wattlm.sensors.proctree import check_pid
+
+        check_pid(pid, "track(pid=...)")
     settings = resolve_settings(
         region=region, project=project, interval_s=interval_s, flush_s=flush_s, db=db, save=save,
         baseline_s=baseline_s, pue=pue, intensity_g_per_kwh=intensity_g_per_kwh,
