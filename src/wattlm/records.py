@@ -8,13 +8,25 @@ convert to and from JSON-ready dicts.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from wattlm.errors import InvalidInputError
-from wattlm.units import Provenance, Range, g_to_kg, j_to_kwh
+from wattlm.units import (
+    J_PER_KWH,
+    Energy,
+    Mass,
+    Provenance,
+    Quantity,
+    Range,
+    Volume,
+    g_to_kg,
+    j_to_kwh,
+)
 
 __all__ = [
+    "Assumption",
     "DeviceEnergy",
     "DeviceInfo",
     "Footprint",
@@ -86,6 +98,11 @@ class DeviceEnergy:
     model: str | None = None
 
     @property
+    def energy(self) -> Energy:
+        """IT energy of this channel (J, with its provenance)."""
+        return Energy.exact(self.energy_j, self.provenance)
+
+    @property
     def energy_kwh(self) -> float:
         """Energy in kWh."""
         return j_to_kwh(self.energy_j)
@@ -121,6 +138,11 @@ class PhaseRecord:
     device_energy_j: dict[str, float] = field(default_factory=dict)
 
     @property
+    def energy(self) -> Energy:
+        """IT energy of the phase (J)."""
+        return Energy.exact(self.energy_j)
+
+    @property
     def energy_kwh(self) -> float:
         """Energy in kWh."""
         return j_to_kwh(self.energy_j)
@@ -141,25 +163,162 @@ class PhaseRecord:
         )
 
 
+_ASSUMPTION_KEYS = ("value", "unit", "source", "provenance")
+
+
 @dataclass(frozen=True)
+class Assumption(Mapping[str, Any]):
+    """One input of an accounting or an estimate: its value, unit, source and provenance.
+
+    ``details`` holds what else the source says (``year``, ``region``, ``low``/``high``,
+    ``period``...). An Assumption reads like the dict it is stored as (``a["value"]``,
+    ``a.get("source")``), so JSON and older callers see the same keys.
+    """
+
+    value: Any
+    unit: str = ""
+    source: str = ""
+    provenance: Provenance | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.provenance is not None and not isinstance(self.provenance, Provenance):
+            object.__setattr__(self, "provenance", Provenance(self.provenance))
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"value", "unit", "source", "provenance", **details}`` for JSON."""
+        return {"value": self.value, "unit": self.unit, "source": self.source,
+                "provenance": self.provenance.value if self.provenance else None,
+                **self.details}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | Any) -> Assumption:
+        """An Assumption from a stored dict (or a bare value: no unit, no source)."""
+        if isinstance(data, Assumption):
+            return data
+        if not isinstance(data, Mapping):
+            return cls(data)
+        prov = data.get("provenance")
+        return cls(data.get("value"), str(data.get("unit") or ""), str(data.get("source") or ""),
+                   Provenance(prov) if prov else None,
+                   {k: v for k, v in data.items() if k not in _ASSUMPTION_KEYS})
+
+    def __getitem__(self, key: str) -> Any:
+        if key in _ASSUMPTION_KEYS:
+            return self.to_dict()[key]
+        return self.details[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_dict())
+
+    def __len__(self) -> int:
+        return len(_ASSUMPTION_KEYS) + len(self.details)
+
+
+def assumptions_of(entries: Mapping[str, Any] | None) -> dict[str, Assumption]:
+    """Every entry of an assumptions mapping as an :class:`Assumption`."""
+    return {str(k): Assumption.from_dict(v) for k, v in (entries or {}).items()}
+
+
+def _legacy(value: Range | float, cls: type[Quantity], factor: float) -> Any:
+    """A quantity from a typed value, or from a plain Range/number in the JSON unit."""
+    if isinstance(value, Quantity):
+        return cls.of(value)
+    r = value if isinstance(value, Range) else Range.exact(float(value))
+    return cls(r.low * factor, r.central * factor, r.high * factor, r.provenance)
+
+
+@dataclass(frozen=True, init=False)
 class Footprint:
     """Energy, operational and embodied emissions and water of a run or an estimate.
 
-    Every figure is a :class:`~wattlm.units.Range` carrying its provenance. ``assumptions``
-    lists what was used (PUE, intensity, its year and source, lifetime, ...), each entry a dict
-    with at least ``value`` and ``source`` and ``provenance``.
+    Attributes:
+        energy: IT (device) energy, before PUE (:class:`~wattlm.units.Energy`, J).
+        facility_energy: ``energy`` x PUE (J).
+        emissions: operational emissions, ``energy`` x PUE x grid intensity
+            (:class:`~wattlm.units.Mass`, g CO2e).
+        embodied: the share of manufacturing emissions (g CO2e).
+        water: on-site plus grid water (:class:`~wattlm.units.Volume`, L).
+        assumptions: every input used (PUE, intensity, lifetime, warnings...), each an
+            :class:`Assumption`.
+
+    ``energy_kwh``, ``emissions_kg``, ``embodied_kg``, ``water_l`` and ``total_kg`` are the
+    same figures as plain Ranges in the JSON units. The constructor takes typed quantities; a
+    plain Range or number is read in those JSON units (kWh, kg, L), as before.
     """
 
-    energy_kwh: Range
-    emissions_kg: Range
-    embodied_kg: Range
-    water_l: Range
-    assumptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    energy: Energy
+    emissions: Mass
+    embodied: Mass
+    water: Volume
+    assumptions: dict[str, Assumption]
+    facility_energy: Energy
+
+    def __init__(
+        self, energy: Range | float | None = None, emissions: Range | float | None = None,
+        embodied: Range | float | None = None, water: Range | float | None = None,
+        assumptions: Mapping[str, Any] | None = None, *,
+        facility_energy: Range | float | None = None, energy_kwh: Range | None = None,
+        emissions_kg: Range | None = None, embodied_kg: Range | None = None,
+        water_l: Range | None = None,
+    ) -> None:
+        energy = energy if energy is not None else energy_kwh
+        emissions = emissions if emissions is not None else emissions_kg
+        embodied = embodied if embodied is not None else embodied_kg
+        water = water if water is not None else water_l
+        if energy is None or emissions is None or embodied is None or water is None:
+            raise InvalidInputError("Footprint needs energy, emissions, embodied and water")
+        notes = assumptions_of(assumptions)
+        it = _legacy(energy, Energy, J_PER_KWH)
+        if facility_energy is None:
+            pue = notes.get("pue")
+            factor = float(pue.value) if pue is not None and isinstance(
+                pue.value, (int, float)) and not isinstance(pue.value, bool) else 1.0
+            facility = it * Range.exact(factor, pue.provenance if pue else None)
+        else:
+            facility = _legacy(facility_energy, Energy, J_PER_KWH)
+        object.__setattr__(self, "energy", it)
+        object.__setattr__(self, "facility_energy", facility)
+        object.__setattr__(self, "emissions", _legacy(emissions, Mass, 1000.0))
+        object.__setattr__(self, "embodied", _legacy(embodied, Mass, 1000.0))
+        object.__setattr__(self, "water", _legacy(water, Volume, 1.0))
+        object.__setattr__(self, "assumptions", notes)
+
+    @property
+    def total(self) -> Mass:
+        """Operational plus embodied emissions (g CO2e)."""
+        return self.emissions + self.embodied
+
+    @property
+    def warnings(self) -> list[str]:
+        """The accounting's warnings (``assumptions["warnings"]``)."""
+        entry = self.assumptions.get("warnings")
+        return list(entry.value) if entry is not None and isinstance(entry.value, list) else []
+
+    @property
+    def energy_kwh(self) -> Range:
+        """IT energy in kWh (plain Range)."""
+        return self.energy.kwh
+
+    @property
+    def emissions_kg(self) -> Range:
+        """Operational emissions in kg CO2e (plain Range)."""
+        return self.emissions.kg
+
+    @property
+    def embodied_kg(self) -> Range:
+        """Embodied emissions in kg CO2e (plain Range)."""
+        return self.embodied.kg
+
+    @property
+    def water_l(self) -> Range:
+        """Water in litres (plain Range)."""
+        return self.water.l
 
     @property
     def total_kg(self) -> Range:
-        """Operational plus embodied emissions."""
-        return self.emissions_kg + self.embodied_kg
+        """Operational plus embodied emissions in kg CO2e (plain Range)."""
+        return self.total.kg
 
     def per_unit(
         self, *, tokens: float | None = None, requests: float | None = None,
@@ -168,7 +327,8 @@ class Footprint:
         """Software Carbon Intensity (ISO/IEC 21031): ``(E*I + M) / R``.
 
         Give exactly one functional unit. Tokens are reported per 1,000 tokens; requests and
-        samples per one. Returns ``{"unit", "sci_g", "energy_j", "water_ml"}``, values as Ranges.
+        samples per one. Returns ``{"unit", "sci_g", "energy_j", "water_ml"}``, values as plain
+        Ranges in those units, and ``{"sci", "energy", "water"}`` as typed quantities.
         """
         given = {k: v for k, v in (("tokens", tokens), ("requests", requests),
                                    ("samples", samples)) if v is not None}
@@ -179,33 +339,45 @@ class Footprint:
             raise InvalidInputError(f"per_unit: {unit} must be > 0, got {count!r}")
         per = count / 1000.0 if unit == "tokens" else count
         label = "1000 tokens" if unit == "tokens" else unit.rstrip("s")
-        return {
-            "unit": label,
-            "sci_g": self.total_kg * (1000.0 / per),
-            "energy_j": self.energy_kwh * (3.6e6 / per),
-            "water_ml": self.water_l * (1000.0 / per),
-        }
+        sci, energy, water = self.total / per, self.energy / per, self.water / per
+        return {"unit": label, "sci_g": sci.g, "energy_j": energy.j, "water_ml": water.ml,
+                "sci": sci, "energy": energy, "water": water}
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; each Range becomes ``{"low", "central", "high", "provenance"}``."""
+        """JSON-ready dict: each figure in base units (``energy_j``, ``emissions_g``...) and, as
+        before, in the interface units (``energy_kwh``, ``emissions_kg``, ``embodied_kg``,
+        ``water_l``, ``total_kg``); each Range is ``{"low", "central", "high", "provenance"}``."""
         return {
             "energy_kwh": self.energy_kwh.to_dict(),
             "emissions_kg": self.emissions_kg.to_dict(),
             "embodied_kg": self.embodied_kg.to_dict(),
             "water_l": self.water_l.to_dict(),
             "total_kg": self.total_kg.to_dict(),
-            "assumptions": self.assumptions,
+            "energy_j": self.energy.to_dict(),
+            "facility_energy_j": self.facility_energy.to_dict(),
+            "emissions_g": self.emissions.to_dict(),
+            "embodied_g": self.embodied.to_dict(),
+            "total_g": self.total.to_dict(),
+            "assumptions": {k: v.to_dict() for k, v in self.assumptions.items()},
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Footprint:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (reads the base-unit keys first, then the older ones)."""
+        def typed(base: str, legacy: str, kind: type[Quantity]) -> Range:
+            if isinstance(data.get(base), dict):
+                return kind.of(Range.from_dict(data[base]))
+            return Range.from_dict(data[legacy])
+
+        facility = data.get("facility_energy_j")
         return cls(
-            energy_kwh=Range.from_dict(data["energy_kwh"]),
-            emissions_kg=Range.from_dict(data["emissions_kg"]),
-            embodied_kg=Range.from_dict(data["embodied_kg"]),
-            water_l=Range.from_dict(data["water_l"]),
+            energy=typed("energy_j", "energy_kwh", Energy),
+            emissions=typed("emissions_g", "emissions_kg", Mass),
+            embodied=typed("embodied_g", "embodied_kg", Mass),
+            water=Volume.of(Range.from_dict(data["water_l"])),
             assumptions=dict(data.get("assumptions", {})),
+            facility_energy=Energy.of(Range.from_dict(facility))
+            if isinstance(facility, dict) else None,
         )
 
 
@@ -213,8 +385,12 @@ class Footprint:
 class RunRecord:
     """One measured run, as stored and as printed (``wattlm show``, ``-o FILE``).
 
-    ``emissions_g`` is operational emissions (energy x PUE x intensity), central value;
-    ``footprint`` holds the full accounting when available.
+    Stored fields are floats in base units (``energy_j``, ``emissions_g``, ``duration_s``);
+    ``emissions_g`` is operational emissions (energy x PUE x intensity), central value, and
+    ``footprint`` holds the full accounting when available. The typed views ``energy``,
+    ``facility_energy``, ``emissions``, ``embodied``, ``water`` and ``total`` have the same
+    names and meaning as on :class:`Footprint` and the estimates; a figure that is not known
+    (a run not yet accounted) is None, never 0.
     """
 
     id: int | None
@@ -242,6 +418,44 @@ class RunRecord:
     footprint: Footprint | None = None
     distributed: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def energy(self) -> Energy:
+        """IT (device) energy, before PUE (J, with the weakest device provenance)."""
+        if self.footprint is not None:
+            return self.footprint.energy
+        return Energy.exact(self.energy_j, self.provenance)
+
+    @property
+    def facility_energy(self) -> Energy:
+        """IT energy x PUE (J)."""
+        if self.footprint is not None:
+            return self.footprint.facility_energy
+        return self.energy * self.pue
+
+    @property
+    def emissions(self) -> Mass | None:
+        """Operational emissions (g CO2e); None when the run has not been accounted."""
+        if self.footprint is not None:
+            return self.footprint.emissions
+        if self.intensity_g_per_kwh is None:
+            return None
+        return Mass.of(self.energy.kwh * self.pue * self.intensity_g_per_kwh)
+
+    @property
+    def embodied(self) -> Mass | None:
+        """The run's share of manufacturing emissions (g CO2e); None when not accounted."""
+        return self.footprint.embodied if self.footprint is not None else None
+
+    @property
+    def water(self) -> Volume | None:
+        """Water (L); None when not accounted."""
+        return self.footprint.water if self.footprint is not None else None
+
+    @property
+    def total(self) -> Mass | None:
+        """Operational plus embodied emissions (g CO2e); None when not accounted."""
+        return self.footprint.total if self.footprint is not None else None
 
     @property
     def energy_kwh(self) -> float:

@@ -8,12 +8,13 @@ provenance labels say which one it is. Internal units: J, s, W, g, L; kWh only f
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from wattlm.errors import InvalidInputError, WattlmError
-from wattlm.records import DeviceInfo, RunRecord, Sample
+from wattlm.records import Assumption, DeviceInfo, RunRecord, Sample
 from wattlm.units import Provenance, Range, j_to_kwh
 
 __all__ = ["UNITS", "EquivalentRow", "ReportData", "build_report_data", "check_units",
@@ -136,9 +137,9 @@ def fmt_range(value: Range | None, unit: str = "", digits: int = 3) -> str:
     return f"{central}{suffix} ({fmt_value(value.low, digits)}–{fmt_value(value.high, digits)})"
 
 
-def _assumption_value(assumptions: dict[str, dict[str, Any]], key: str) -> tuple[Any, str]:
+def _assumption_value(assumptions: Mapping[str, Any], key: str) -> tuple[Any, str]:
     entry = assumptions.get(key)
-    if not isinstance(entry, dict):
+    if not isinstance(entry, Mapping):
         return None, ""
     return entry.get("value"), str(entry.get("source") or "")
 
@@ -303,8 +304,7 @@ def _from_estimate(estimate: Any, units: dict[str, float]) -> ReportData:
     for source in (getattr(estimate, "assumptions", None), fp.assumptions if fp else None):
         if isinstance(source, dict):
             for key, value in source.items():
-                assumptions.setdefault(str(key), value if isinstance(value, dict)
-                                       else {"value": value, "source": "", "provenance": None})
+                assumptions.setdefault(str(key), Assumption.from_dict(value))
     pue_value, pue_source = _assumption_value(assumptions, "pue")
     int_value, int_source = _assumption_value(assumptions, "intensity")
     pue_source = pue_source or str(_assumption_value(assumptions, "pue_source")[0] or "")

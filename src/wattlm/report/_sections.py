@@ -5,6 +5,7 @@ Blocks hold plain, unescaped text; each renderer escapes for its own format.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +55,7 @@ def equivalent_text(e: EquivalentRow) -> str:
 def embodied_text(data: ReportData) -> str:
     """The embodied share, or why it was not counted (instead of a bare "0 g")."""
     entry = data.assumptions.get("embodied")
-    source = str(entry.get("source") or "") if isinstance(entry, dict) else ""
+    source = str(entry.get("source") or "") if isinstance(entry, Mapping) else ""
     if source.startswith("not counted") and (data.embodied_g is None
                                               or data.embodied_g.high == 0):
         return source
@@ -73,7 +74,7 @@ def assumption_rows(assumptions: dict[str, Any]) -> tuple[tuple[str, str, str, s
     for name, entry in sorted(assumptions.items()):
         if name == "warnings":  # shown under Warnings
             continue
-        if not isinstance(entry, dict):
+        if not isinstance(entry, Mapping):
             entry = {"value": entry}
         text = _value_text(entry.get("value"))
         low, high = entry.get("low"), entry.get("high")

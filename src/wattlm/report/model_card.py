@@ -20,13 +20,14 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 from wattlm.errors import InvalidInputError, WattlmError
 from wattlm.report._data import ReportData, build_report_data
 
 __all__ = ["TRAINING_TYPES", "co2_block", "co2_eq_emissions", "model_card_yaml", "to_yaml",
-           "yaml_scalar"]
+           "yaml_number", "yaml_scalar"]
 
 TRAINING_TYPES = ("pre-training", "fine-tuning")
 
@@ -116,16 +117,28 @@ def co2_eq_emissions(
         hardware_used=hardware_used or _hardware(data))
 
 
+def yaml_number(value: float) -> str:
+    """A number in fixed-point decimal with a dot (``0.00000032``, ``12.0``), never e-notation.
+
+    YAML readers disagree on ``3.2e-07`` (YAML 1.1 needs a dot, some read ``1e-07`` as a
+    string); the Hub's emissions filter needs a plain number.
+    """
+    if not math.isfinite(float(value)):
+        raise InvalidInputError(f"cannot write a non-finite number {value!r} to YAML")
+    if isinstance(value, int):
+        return str(value)
+    text = format(Decimal(repr(float(value))), "f")
+    return text if "." in text else text + ".0"
+
+
 def yaml_scalar(value: Any) -> str:
-    """Format a YAML scalar: numbers as they are, strings JSON-quoted (valid YAML)."""
+    """Format a YAML scalar: numbers in fixed point, strings JSON-quoted (valid YAML)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        if not math.isfinite(float(value)):
-            raise InvalidInputError(f"cannot write a non-finite number {value!r} to YAML")
-        return repr(value)
+        return yaml_number(value)
     return json.dumps(str(value), ensure_ascii=True)
 
 

@@ -202,6 +202,11 @@ class Tracker:
         if self._store is not None and self.run_id is not None:
             self._store.add_samples(self.run_id, samples)
 
+    def add_warning(self, text: str) -> None:
+        """Record a warning (``"W4xx: ..."``) on the run this tracker will return and store."""
+        if text not in self._warnings:
+            self._warnings.append(text)
+
     def read(self) -> Sample:
         """Read every sensor now: cumulative joules per device since the run started."""
         if self._sampler is None:
@@ -297,23 +302,12 @@ class Tracker:
 
     def _account(self, record: RunRecord, sampler: Sampler) -> None:
         try:
-            from wattlm.carbon.accounting import account_run
+            from wattlm.carbon.accounting import settle_run
 
-            fp = account_run(record, sampler.timeline.samples, settings=self.settings)
+            settle_run(record, sampler.timeline.samples, settings=self.settings)
         except Exception as e:  # noqa: BLE001 - accounting must not fail the user's job
             record.warnings.append(warn(f"could not account emissions ({e})",
                                         AccountingWarning, "W210"))
-            return
-        record.footprint = fp
-        record.emissions_g = fp.emissions_kg.central * 1000.0
-        intensity = fp.assumptions.get("intensity", {})
-        pue = fp.assumptions.get("pue", {})
-        if isinstance(intensity.get("value"), (int, float)):
-            record.intensity_g_per_kwh = float(intensity["value"])
-        if isinstance(pue.get("value"), (int, float)):
-            record.pue = float(pue["value"])
-        listed = fp.assumptions.get("warnings", {}).get("value", [])
-        record.warnings.extend(w for w in listed if w not in record.warnings)
 
     def _save(self, record: RunRecord) -> None:
         if self._store is None or record.id is None:
