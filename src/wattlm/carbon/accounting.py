@@ -25,7 +25,7 @@ from wattlm.carbon.intensity import GridIntensity, resolve_region
 from wattlm.carbon.pue import PueChoice, choose_pue
 from wattlm.carbon.series import IntensitySeries
 from wattlm.carbon.water import grid_water_intensity, onsite_wue
-from wattlm.errors import AccountingWarning, InvalidInputError, warn
+from wattlm.errors import AccountingWarning, InvalidInputError, WattlmError, warn
 from wattlm.records import Assumption, Footprint, assumptions_of
 from wattlm.units import Energy, Mass, Provenance, Range, Volume, j_to_kwh, kg_to_g, kwh_to_j
 
@@ -33,7 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from wattlm.config import Settings
     from wattlm.records import RunRecord, Sample
 
-__all__ = ["Accountant", "account_run", "apply_footprint", "footprint", "settle_run"]
+__all__ = ["Accountant", "account_run", "apply_footprint", "footprint", "footprint_of",
+           "operational_g", "settle_run"]
 
 WORLD_WARNING = ("no region given: using the world-average grid intensity {value:.4g} g/kWh "
                  "({year}); pass region= (e.g. 'FR', 'aws:us-east-1') or set WATTLM_REGION")
@@ -68,6 +69,13 @@ def _energy_range(energy_kwh: float | Range) -> Range:
         raise InvalidInputError(f"energy_kwh must be a finite number >= 0 (device energy in "
                                 f"kWh), got {energy_kwh!r}")
     return Range.exact(value)
+
+
+def operational_g(energy_kwh: float, pue: float, intensity_g_per_kwh: float) -> float:
+    """``energy_kwh x PUE x intensity``: operational grams CO2e, in the one order every caller
+    uses (a footprint's central value is this product too, so figures agree to the last digit).
+    """
+    return energy_kwh * pue * intensity_g_per_kwh
 
 
 def _intensity_assumption(grid: GridIntensity | None, value: float,
@@ -188,7 +196,7 @@ class Accountant:
         The same product, in the same order, as the footprint's central value, so a running
         figure and the stored one agree to the last digit.
         """
-        return j_to_kwh(energy_j) * self.pue.value * self._intensity_g_per_kwh
+        return operational_g(j_to_kwh(energy_j), self.pue.value, self._intensity_g_per_kwh)
 
     def emissions_so_far_g(self, energy_j: float, start_s: float, now_s: float) -> float:
         """Operational grams of ``energy_j`` spent between two Unix times (a running figure).
@@ -202,7 +210,8 @@ class Accountant:
             if series is not None:
                 weighted = series.energy_weighted([(start_s, 0.0), (now_s, energy_j)],
                                                   self._intensity_g_per_kwh)
-                return j_to_kwh(energy_j) * self.pue.value * weighted.intensity_g_per_kwh
+                return operational_g(j_to_kwh(energy_j), self.pue.value,
+                                     weighted.intensity_g_per_kwh)
         self._live()
         return self.emissions_g(energy_j)
 
@@ -427,6 +436,23 @@ def apply_footprint(record: RunRecord, fp: Footprint) -> None:
     if pue is not None and isinstance(pue.value, (int, float)):
         record.pue = float(pue.value)
     record.warnings.extend(w for w in fp.warnings if w not in record.warnings)
+
+
+def footprint_of(record: RunRecord) -> Footprint | None:
+    """The footprint to show for a stored run, never a made-up 0.
+
+    A finished run has its stored footprint. A run still running, or interrupted (its writer
+    killed), has none yet: it gets the footprint of the energy measured so far, at its region's
+    annual intensity (the stored intensity when it has one). None when the run cannot be
+    accounted (an unknown region in an old record).
+    """
+    if record.footprint is not None:
+        return record.footprint
+    try:
+        accountant = Accountant.resolve(record.region, intensity=record.intensity_g_per_kwh)
+        return accountant.account_run(record)
+    except WattlmError:
+        return None
 
 
 def settle_run(record: RunRecord, samples: Sequence[Sample] | None = None, *,

@@ -24,28 +24,22 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
-def reaccount(record: Any, region: str) -> dict[str, Any]:
+def reaccount(record: Any, region: str, pue: float | None = None) -> dict[str, Any]:
     """Account ``record``'s energy for ``region``; updates the record, returns what it was.
 
-    Calls :func:`wattlm.carbon.accounting.footprint` with the run's energy and duration. The
-    record's region, intensity, PUE, emissions and footprint become the what-if figures.
+    The run goes through the same :class:`~wattlm.carbon.accounting.Accountant` as when it was
+    measured (its energy, duration and catalogue GPUs, so embodied emissions are kept), with
+    ``region``'s grid and PUE (``pue`` when given). The record's region, intensity, PUE,
+    emissions and footprint become the what-if figures.
     """
-    from wattlm.carbon.accounting import footprint
+    from wattlm.carbon.accounting import Accountant, apply_footprint
 
-    stored = {"region": record.region, "emissions_kg": record.emissions_kg,
+    stored = {"region": record.region, "emissions_g": record.emissions_g,
+              "emissions_kg": record.emissions_kg,
               "intensity_g_per_kwh": record.intensity_g_per_kwh, "pue": record.pue}
-    result = footprint(energy_kwh=record.energy_kwh, region=region,
-                       duration_s=record.duration_s)
-    record.footprint = result
-    record.region = region
-    record.emissions_g = result.emissions_kg.central * 1000.0
-    intensity = result.assumptions.get("intensity", {})
-    if isinstance(intensity.get("value"), (int, float)):
-        record.intensity_g_per_kwh = float(intensity["value"])
-        record.region = str(intensity.get("region") or region)
-    pue = result.assumptions.get("pue", {})
-    if isinstance(pue.get("value"), (int, float)):
-        record.pue = float(pue["value"])
+    accountant = Accountant.resolve(region, pue=pue)
+    apply_footprint(record, accountant.account_run(record))
+    record.region = accountant.region or region
     return stored
 
 

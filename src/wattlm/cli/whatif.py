@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
                         "`wattlm estimate train ... --report json -o est.json`)")
     add_db_option(parser)
     parser.add_argument("--provider", default=None, choices=("aws", "gcp", "azure"),
-                        help="only this provider's regions (aws, gcp, azure); default all")
+                        help="only this provider's regions (aws, gcp, azure); default: the run's provider, or every provider's cloud regions")
     parser.add_argument("--region", action="append", default=None, metavar="REGION",
                         help="compare with these regions only (repeatable)")
     parser.add_argument("--no-regions", action="store_true", help="skip the region scenarios")
@@ -66,7 +66,7 @@ def _handle(args: argparse.Namespace) -> int:
         subject = basis_from_report(args.run)
     else:
         subject, _, _ = load_run(args.run, args.db)
-    regions: Any = None if args.no_regions else (args.region or args.provider or "all")
+    regions: Any = None if args.no_regions else (args.region or args.provider or "auto")
     result = whatif(subject, regions=regions, top=args.top, series=args.series,
                     hardware=args.hardware, current_hardware=args.current_hardware, pue=args.pue)
     emit(result.to_dict(), args.format, _human)

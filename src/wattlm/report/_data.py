@@ -44,7 +44,7 @@ class ReportData:
         title: heading (the project or model name; user-supplied, escape before HTML).
         energy_kwh: IT energy (devices), before PUE.
         facility_energy_kwh: energy x PUE.
-        emissions_g: operational emissions (energy x PUE x intensity).
+        emissions_g: operational emissions (energy x PUE x intensity); None when unknown.
         embodied_g: the run's share of manufacturing emissions (None when not accounted).
         water_l: water (None when not accounted).
         components: ``(name, kWh)`` energy by component of an estimate (accelerators, host,
@@ -57,7 +57,7 @@ class ReportData:
     created_at: str
     energy_kwh: Range
     facility_energy_kwh: Range
-    emissions_g: Range
+    emissions_g: Range | None
     embodied_g: Range | None
     water_l: Range | None
     pue: float | None
@@ -82,8 +82,10 @@ class ReportData:
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def total_g(self) -> Range:
-        """Operational plus embodied emissions."""
+    def total_g(self) -> Range | None:
+        """Operational plus embodied emissions (None when the operational part is unknown)."""
+        if self.emissions_g is None:
+            return None
         return self.emissions_g + self.embodied_g if self.embodied_g else self.emissions_g
 
     def to_dict(self) -> dict[str, Any]:
@@ -188,14 +190,30 @@ def _per_unit(footprint: Any, counts: dict[str, Any],
     return rows
 
 
+def _run_state(record: RunRecord) -> tuple[str, str | None]:
+    """(status text, degraded text or None): running and interrupted runs are said to be so."""
+    status = record.status + (f" (exit code {record.exit_code})"
+                              if record.exit_code is not None else "")
+    if record.status in ("running", "interrupted"):
+        status += ": the figures are those of what was measured so far"
+    degraded = None
+    if record.degraded:
+        sensor = any(w.startswith(("W101", "W109")) for w in record.warnings)
+        degraded = ("yes: a sensor failed during the run (see warnings)" if sensor
+                    else "yes (see warnings)")
+    return status, degraded
+
+
 def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
               samples: list[Sample] | None, units: dict[str, float]) -> ReportData:
+    from wattlm.carbon.accounting import footprint_of
+
     prov = record.provenance
-    energy = Range.exact(record.energy_kwh, prov)
-    fp = record.footprint
+    fp = footprint_of(record)  # a running or interrupted run: the energy measured so far
+    energy = fp.energy.kwh if fp is not None else Range.exact(record.energy_kwh, prov)
     pue = record.pue
     intensity = record.intensity_g_per_kwh
-    assumptions: dict[str, dict[str, Any]] = dict(fp.assumptions) if fp else {}
+    assumptions: dict[str, Any] = dict(fp.assumptions) if fp else {}
     pue_value, pue_source = _assumption_value(assumptions, "pue")
     int_value, int_source = _assumption_value(assumptions, "intensity")
     if isinstance(pue_value, (int, float)):
@@ -203,9 +221,9 @@ def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
     if isinstance(int_value, (int, float)):
         intensity = float(int_value)
     if fp is not None:  # the footprint's energy is IT energy, before PUE
-        emissions = fp.emissions_kg * 1000.0
-        embodied: Range | None = fp.embodied_kg * 1000.0
-        water: Range | None = fp.water_l
+        emissions = fp.emissions.g
+        embodied: Range | None = fp.embodied.g
+        water: Range | None = fp.water.l
         # extra["sensor_readings"] is the sampler's reading count, not a functional unit: only
         # tokens/requests recorded with the run, or counts given by the user, are used.
         counts: dict[str, Any] = {k: record.extra.get(k) for k in ("tokens", "requests")}
@@ -213,21 +231,22 @@ def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
             counts = dict(units)
         per_unit = _per_unit(fp, counts)
     else:
-        emissions = Range.exact(record.emissions_g, Provenance.weakest(prov, Provenance.ESTIMATED))
+        known = record.emissions  # None: not accounted and no intensity stored
+        emissions = known.g if known is not None else None
         embodied, water, per_unit = None, None, []
     facility = energy * pue
     device_rows = [d.to_dict() for d in record.devices]
     phase_rows = [p.to_dict() for p in record.phases]
     kinds = sorted({f"{d.kind}" for d in record.devices})
     hardware = ", ".join(d.name for d in record.devices) or "no device recorded"
+    status, degraded = _run_state(record)
     facts = [
         ("Run", str(record.id) if record.id is not None else "(not saved)"),
         ("Project", record.project),
         ("Started", record.started_at or "-"),
         ("Duration", f"{record.duration_s:,.1f} s"),
         ("Host", record.host or "-"),
-        ("Status", record.status + (f" (exit code {record.exit_code})"
-                                    if record.exit_code is not None else "")),
+        ("Status", status),
         ("Mean / peak power", f"{fmt_value(record.mean_power_w)} W / "
                               f"{fmt_value(record.peak_power_w)} W"),
     ]
@@ -237,8 +256,8 @@ def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
         facts.append(("Energy above idle baseline",
                       f"{fmt_value(j_to_kwh(record.net_energy_j))} kWh "
                       f"(baseline {fmt_value(record.baseline_power_w)} W)"))
-    if record.degraded:
-        facts.append(("Degraded", "yes: a sensor failed during the run (see warnings)"))
+    if degraded is not None:
+        facts.append(("Degraded", degraded))
     method = (
         "Measured with wattlm: energy counters or sampled power of each device "
         f"({', '.join(kinds) or 'none'}) integrated over the run; operational emissions = "
@@ -255,7 +274,8 @@ def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
         duration_s=record.duration_s, provenance=prov, method=method, hardware=hardware,
         devices=device_rows, phases=phase_rows, assumptions=assumptions,
         warnings=list(record.warnings),
-        equivalents=_equivalents(emissions.central, facility.central),
+        equivalents=_equivalents(emissions.central, facility.central)
+        if emissions is not None else [],
         per_unit=per_unit, facts=facts, device_infos=list(devices or []),
         samples=list(samples or []), raw=record.to_dict(),
     )
@@ -312,9 +332,9 @@ def _from_estimate(estimate: Any, units: dict[str, float]) -> ReportData:
     intensity = float(int_value) if isinstance(int_value, (int, float)) else None
     facility = energy * (pue or 1.0)
     if fp is not None:
-        emissions = fp.emissions_kg * 1000.0
-        embodied: Range | None = fp.embodied_kg * 1000.0
-        water: Range | None = fp.water_l
+        emissions = fp.emissions.g
+        embodied: Range | None = fp.embodied.g
+        water: Range | None = fp.water.l
     else:
         emissions = facility * (intensity or 0.0)
         embodied, water = None, None

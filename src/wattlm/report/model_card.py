@@ -109,6 +109,9 @@ def co2_eq_emissions(
 
     what = (f"measured run {data.subject_id}" if data.kind == "measured run"
             else data.kind)
+    if data.emissions_g is None:
+        raise InvalidInputError(f"the emissions of {what} are not known (it was never "
+                                "accounted); re-account it with `wattlm show RUN --region R`")
     grams = data.emissions_g.central
     return co2_block(
         grams if math.isfinite(grams) else 0.0,
