@@ -14,6 +14,7 @@ from typing import Any
 
 from wattlm.errors import InvalidInputError
 from wattlm.units import (
+    G_PER_KG,
     J_PER_KWH,
     Energy,
     Mass,
@@ -97,6 +98,9 @@ class DeviceEnergy:
     degraded: bool = False
     model: str | None = None
 
+    def __post_init__(self) -> None:
+        self.peak_power_w = max(self.peak_power_w, self.mean_power_w)  # see RunRecord
+
     @property
     def energy(self) -> Energy:
         """IT energy of this channel (J, with its provenance)."""
@@ -164,6 +168,7 @@ class PhaseRecord:
 
 
 _ASSUMPTION_KEYS = ("value", "unit", "source", "provenance")
+_TOKENS_PER_UNIT = 1000.0  # SCI per 1,000 tokens
 
 
 @dataclass(frozen=True)
@@ -279,8 +284,8 @@ class Footprint:
             facility = _legacy(facility_energy, Energy, J_PER_KWH)
         object.__setattr__(self, "energy", it)
         object.__setattr__(self, "facility_energy", facility)
-        object.__setattr__(self, "emissions", _legacy(emissions, Mass, 1000.0))
-        object.__setattr__(self, "embodied", _legacy(embodied, Mass, 1000.0))
+        object.__setattr__(self, "emissions", _legacy(emissions, Mass, G_PER_KG))
+        object.__setattr__(self, "embodied", _legacy(embodied, Mass, G_PER_KG))
         object.__setattr__(self, "water", _legacy(water, Volume, 1.0))
         object.__setattr__(self, "assumptions", notes)
 
@@ -337,16 +342,20 @@ class Footprint:
         unit, count = next(iter(given.items()))
         if count <= 0:
             raise InvalidInputError(f"per_unit: {unit} must be > 0, got {count!r}")
-        per = count / 1000.0 if unit == "tokens" else count
+        per = count / _TOKENS_PER_UNIT if unit == "tokens" else count
         label = "1000 tokens" if unit == "tokens" else unit.rstrip("s")
         sci, energy, water = self.total / per, self.energy / per, self.water / per
         return {"unit": label, "sci_g": sci.g, "energy_j": energy.j, "water_ml": water.ml,
                 "sci": sci, "energy": energy, "water": water}
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict: each figure in base units (``energy_j``, ``emissions_g``...) and, as
-        before, in the interface units (``energy_kwh``, ``emissions_kg``, ``embodied_kg``,
-        ``water_l``, ``total_kg``); each Range is ``{"low", "central", "high", "provenance"}``."""
+        """JSON-ready dict, each figure in base units and in the interface units.
+
+        Base units: ``energy_j``, ``facility_energy_j``, ``emissions_g``, ``embodied_g``,
+        ``total_g``; interface units, as before: ``energy_kwh``, ``emissions_kg``,
+        ``embodied_kg``, ``water_l``, ``total_kg``. Each Range is ``{"low", "central", "high",
+        "provenance"}``.
+        """
         return {
             "energy_kwh": self.energy_kwh.to_dict(),
             "emissions_kg": self.emissions_kg.to_dict(),
@@ -419,6 +428,12 @@ class RunRecord:
     distributed: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # The peak over windows that cover the run is at least the run's mean; a sampler peak
+        # below it means windows were left out (too short to trust), so the mean is the best
+        # lower bound of the peak. The one place this is enforced, for every reader.
+        self.peak_power_w = max(self.peak_power_w, self.mean_power_w)
+
     @property
     def energy(self) -> Energy:
         """IT (device) energy, before PUE (J, with the weakest device provenance)."""
@@ -431,7 +446,7 @@ class RunRecord:
         """IT energy x PUE (J)."""
         if self.footprint is not None:
             return self.footprint.facility_energy
-        return self.energy * self.pue
+        return Energy.of(self.energy * self.pue)
 
     @property
     def emissions(self) -> Mass | None:

@@ -76,11 +76,11 @@ def test_the_run_has_the_constructed_numbers(tmp_path: Path) -> None:
 def test_markdown_states_figures_devices_phases_and_sources(tmp_path: Path) -> None:
     record, devices, samples = _run(tmp_path)
     text = render(record, "md", devices=devices, samples=samples)
-    assert "| Energy, IT equipment | 1.5 kWh | measured |" in text
-    assert "| Energy incl. facility (PUE 1.5) | 2.25 kWh |" in text
+    assert "| Energy, IT equipment | 1.50 kWh | measured |" in text
+    assert "| Energy incl. facility (PUE 1.50) | 2.25 kWh |" in text
     assert "| Operational emissions | 225 g CO2e |" in text
-    assert "| gpu0 | gpu | 1 | 66.7 % |" in text   # 1 of 1.5 kWh
-    assert "| cpu-package-0 | cpu | 0.5 | 33.3 % |" in text
+    assert "| gpu0 | gpu | 1.00 kWh | 66.7 % |" in text   # 1 of 1.5 kWh
+    assert "| cpu-package-0 | cpu | 500 Wh | 33.3 % |" in text
     assert "## Energy by phase" in text and "| train |" in text and "| eval |" in text
     assert "## Method" in text and "## Assumptions" in text
     assert "\\<script>" in text  # the project name cannot become raw HTML in Markdown
@@ -136,7 +136,7 @@ def test_disclosure_cites_annex_xi_and_states_known_energy(tmp_path: Path) -> No
     assert "Regulation (EU) 2024/1689" in text and "Article 53(1), point (a)" in text
     assert "Annex XI, Section 1, point 2(e)" in text and "point 2(d)" in text
     assert "known (measured" in text
-    assert "| Energy of the computing equipment | 1.5 kWh | measured |" in text
+    assert "| Energy of the computing equipment | 1.50 kWh | measured |" in text
     assert "## 4. Assumptions and sources" in text and "Provider: ACME" in text
 
 

@@ -72,8 +72,10 @@ def _energy_range(energy_kwh: float | Range) -> Range:
 
 
 def operational_g(energy_kwh: float, pue: float, intensity_g_per_kwh: float) -> float:
-    """``energy_kwh x PUE x intensity``: operational grams CO2e, in the one order every caller
-    uses (a footprint's central value is this product too, so figures agree to the last digit).
+    """Operational grams CO2e: ``energy_kwh x PUE x intensity``, in this one order.
+
+    Every caller multiplies in this order (a footprint's central value is the same product), so
+    figures agree to the last digit.
     """
     return energy_kwh * pue * intensity_g_per_kwh
 

@@ -91,7 +91,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _fmt(r: dict[str, Any]) -> str:
-    from wattlm.cli._output import format_number
+    from wattlm._format import format_number
 
     return (f"{format_number(r['central'])}  [{format_number(r['low'])} – "
             f"{format_number(r['high'])}]")
@@ -143,7 +143,7 @@ def _equivalents(data: dict[str, Any]) -> list[str]:
     found = equivalents(max(total_kg, 0.0), max(energy["central"], 0.0))
     if not found:
         return []
-    from wattlm.cli._output import format_number
+    from wattlm._format import format_number
 
     lines = ["", f"Equivalents (central: {format_number(total_kg)} kgCO2e operational + "
                  f"embodied, {format_number(energy['central'])} kWh):"]

@@ -60,22 +60,24 @@ def _handle(args: argparse.Namespace) -> int:
 
 
 def _fmt(value: dict[str, Any], unit: str) -> str:
-    from wattlm.cli._output import format_number
+    from wattlm._format import format_number
 
     return (f"{format_number(value['central'])} {unit} "
             f"[{format_number(value['low'])}–{format_number(value['high'])}]")
 
 
 def _human(data: dict[str, Any]) -> str:
+    from wattlm._format import format_count, format_number
+
     a = data["assumptions"]
     lines = [
         f"Inference estimate: {a['model']} on {a['devices']} x {a['hardware']} "
-        f"({a['precision']}, batch {a['batch_size']}, {a['input_tokens']:g} in / "
-        f"{a['output_tokens']:g} out tokens)",
+        f"({a['precision']}, batch {a['batch_size']}, {format_count(a['input_tokens'])} in / "
+        f"{format_count(a['output_tokens'])} out tokens)",
         f"  energy per request        {_fmt(data['energy_per_request_j'], 'J')}",
         f"    accelerators            {_fmt(data['accelerators_energy_per_request_j'], 'J')}",
         f"    host                    {_fmt(data['host_energy_per_request_j'], 'J')}",
-        f"    facility (PUE {a['pue']:g})      "
+        f"    facility (PUE {format_number(a['pue'])})      "
         f"{_fmt(data['facility_energy_per_request_j'], 'J')}",
         f"  energy per output token   {_fmt(data['energy_per_output_token_j'], 'J')}",
         f"    accelerators only       "

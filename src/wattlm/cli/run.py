@@ -38,18 +38,18 @@ def register(sub: Any) -> None:
 
 
 def _summary(record: Any) -> str:
-    from wattlm.cli._output import format_number
+    from wattlm._format import format_duration, format_energy, format_mass, format_power
 
+    emissions = record.emissions
     parts = [f"run {record.id if record.id is not None else '(not saved)'}",
-             f"{record.duration_s:.1f} s",
-             f"{format_number(record.energy_kwh * 1000)} Wh",
-             f"{format_number(record.emissions_kg * 1000)} g CO2e"]
+             format_duration(record.duration_s), format_energy(record.energy_j),
+             f"{format_mass(emissions.central if emissions else None)} CO2e"]
     if record.region:
         parts.append(f"region {record.region}")
     lines = ["wattlm: " + " · ".join(parts)]
     for device in record.devices:
-        lines.append(f"  {device.name:<22} {format_number(device.energy_j)} J  "
-                     f"{format_number(device.mean_power_w)} W mean  {device.provenance.value}")
+        lines.append(f"  {device.name:<22} {format_energy(device.energy_j)}  "
+                     f"{format_power(device.mean_power_w)} mean  {device.provenance.value}")
     if record.footprint is not None:
         from wattlm.cli._output import equivalents_line
 

@@ -61,11 +61,14 @@ def _check_value(check: dict[str, Any]) -> str:
         return f"{check['value']:.1f} %"
     if unit == "ratio":
         return f"{check['value']:.2f}x"
-    return f"{check['value']:.3g}"
+    from wattlm._format import format_number
+
+    return format_number(check["value"])
 
 
 def _training_human(t: dict[str, Any]) -> list[str]:
-    from wattlm.cli._output import format_number, table
+    from wattlm._format import format_number
+    from wattlm.cli._output import table
 
     lines = ["Training, given published device-hours, power, PUE and intensity:"]
     rows = [[g["row_id"], g["hardware"], format_number(g["published_energy_kwh"]),
@@ -91,7 +94,8 @@ def _training_human(t: dict[str, Any]) -> list[str]:
 
 
 def _inference_human(inf: dict[str, Any]) -> list[str]:
-    from wattlm.cli._output import format_number, table
+    from wattlm._format import format_number
+    from wattlm.cli._output import table
 
     lines = ["Inference, ML.ENERGY v2 measurements: accelerator energy per output token (J) and "
              "time per output token (TPOT, ms):"]

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from wattlm._format import format_duration, format_number
 from wattlm.errors import InvalidInputError, UnknownNameError
 from wattlm.records import RunRecord
 from wattlm.units import Energy, Mass, kwh_to_j
@@ -57,7 +58,7 @@ class Basis:
     @property
     def facility_energy(self) -> Energy:
         """IT energy x PUE (J)."""
-        return self.energy * self.pue
+        return Energy.of(self.energy * self.pue)
 
     @property
     def emissions(self) -> Mass:
@@ -87,7 +88,7 @@ class Scenario:
     @property
     def facility_energy(self) -> Energy:
         """IT energy x the scenario's PUE (J)."""
-        return self.energy * self.pue
+        return Energy.of(self.energy * self.pue)
 
     @property
     def emissions(self) -> Mass:
@@ -281,7 +282,8 @@ def _region_scenarios(basis: Basis, regions: str | Sequence[str], top: int,
         seen.add(grid.code)
         year = f", {grid.year}" if grid.year else ""
         pue = grid.pue if grid.provider and grid.pue else basis.pue
-        pue_note = (f"{grid.provider}'s published PUE {pue:g}" if grid.provider and grid.pue
+        published = grid.provider is not None and grid.pue is not None
+        pue_note = (f"{grid.provider}'s published PUE {format_number(pue)}" if published
                     else "same PUE")
         scenarios.append(_scenario(basis, "region", f"{grid.name} ({grid.code})",
                                    basis.energy_kwh, pue, grid.intensity_g_per_kwh,
@@ -297,8 +299,8 @@ def _best_window(series: Any, duration_s: float) -> tuple[float, float, int]:
     times, values = series.times_s, series.values_g_per_kwh
     if cells > len(values):
         raise InvalidInputError(f"the intensity series covers {len(values)} x "
-                                f"{series.step_s:.0f} s, shorter than the run "
-                                f"({duration_s:.0f} s)")
+                                f"{format_duration(series.step_s)}, shorter than the run "
+                                f"({format_duration(duration_s)})")
     best: tuple[float, float, int] | None = None
     for start in range(len(values) - cells + 1):
         if times[start + cells - 1] - times[start] > (cells - 1) * series.step_s + 1e-6:
@@ -366,7 +368,7 @@ def whatif(
         when = datetime.fromtimestamp(start, tz=timezone.utc).isoformat(timespec="minutes")
         scenarios.append(_scenario(
             basis, "hours", f"start at {when}", basis.energy_kwh, basis.pue, mean,
-            f"lowest mean of {cells} x {series.step_s / 3600:g} h in {series.source}"))
+            f"lowest mean of {cells} x {format_duration(series.step_s)} in {series.source}"))
     if hardware:
         current = current_hardware or basis.hardware
         if current is None:
@@ -379,10 +381,11 @@ def whatif(
             scenarios.append(_scenario(
                 basis, "hardware", name, basis.energy_kwh * ratio, basis.pue,
                 basis.intensity_g_per_kwh,
-                f"energy x {ratio:.3g} (TDP / peak {precision} FLOP/s vs {current})"))
+                f"energy x {format_number(ratio)} (TDP / peak {precision} FLOP/s vs {current})"))
     if pue is not None:
-        scenarios.append(_scenario(basis, "pue", f"PUE {pue:g}", basis.energy_kwh, pue,
-                                   basis.intensity_g_per_kwh, f"from PUE {basis.pue:g}"))
+        scenarios.append(_scenario(basis, "pue", f"PUE {format_number(pue)}", basis.energy_kwh,
+                                   pue, basis.intensity_g_per_kwh,
+                                   f"from PUE {format_number(basis.pue)}"))
     scenarios.sort(key=lambda s: (-s.saving_g, s.kind, s.label))
     result.scenarios = scenarios
     if not scenarios and regions is None:

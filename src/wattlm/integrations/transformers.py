@@ -37,14 +37,14 @@ try:
 except ImportError as _error:  # pragma: no cover - exercised in a subprocess test
     raise MissingExtraError("transformers", "hf", "the Hugging Face integration") from _error
 
+from wattlm._format import format_energy, format_power
+from wattlm.carbon.accounting import Accountant
 from wattlm.integrations.hf_inference import InferenceReport, measure_inference
 from wattlm.integrations.model_card import TRAINING_TYPES, write_co2_metadata
 from wattlm.integrations.projection import MIN_POINTS, Projection, StepProjector
 from wattlm.records import RunRecord
 from wattlm.sensors.base import Sensor
 from wattlm.tracking.tracker import Tracker, active_tracker, track
-from wattlm._format import format_energy, format_power
-from wattlm.carbon.accounting import Accountant
 from wattlm.units import Provenance, g_to_kg, j_to_kwh, kwh_to_j
 
 __all__ = ["InferenceReport", "Projection", "WattlmCallback", "measure_inference",

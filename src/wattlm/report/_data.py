@@ -13,12 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from wattlm._format import (
+    format_duration,
+    format_energy,
+    format_power,
+    format_quantity,
+    format_range,
+)
 from wattlm.errors import InvalidInputError, WattlmError
 from wattlm.records import Assumption, DeviceInfo, RunRecord, Sample
-from wattlm.units import Provenance, Range, j_to_kwh
+from wattlm.units import Provenance, Range, g_to_kg, j_to_kwh
 
-__all__ = ["UNITS", "EquivalentRow", "ReportData", "build_report_data", "check_units",
-           "fmt_range", "fmt_value"]
+__all__ = ["UNITS", "EquivalentRow", "ReportData", "build_report_data", "check_units"]
 
 UNITS = ("tokens", "requests", "samples")
 """Functional units of the SCI table (``render(..., tokens=N)``, ``wattlm report --tokens N``)."""
@@ -116,29 +122,6 @@ class ReportData:
         }
 
 
-def fmt_value(value: float | None, digits: int = 3) -> str:
-    """A number with ``digits`` significant figures and thousands separators ("-" for None)."""
-    if value is None:
-        return "-"
-    if value == 0:
-        return "0"
-    if abs(value) >= 1e6 or abs(value) < 1e-3:
-        return f"{value:.{digits}g}"
-    text = f"{value:,.{digits}g}" if abs(value) < 10 ** digits else f"{value:,.0f}"
-    return text
-
-
-def fmt_range(value: Range | None, unit: str = "", digits: int = 3) -> str:
-    """``central unit`` or ``central unit (low–high)`` when the range has a spread."""
-    if value is None:
-        return "-"
-    suffix = f" {unit}" if unit else ""
-    central = fmt_value(value.central, digits)
-    if value.low == value.high:
-        return f"{central}{suffix}"
-    return f"{central}{suffix} ({fmt_value(value.low, digits)}–{fmt_value(value.high, digits)})"
-
-
 def _assumption_value(assumptions: Mapping[str, Any], key: str) -> tuple[Any, str]:
     entry = assumptions.get(key)
     if not isinstance(entry, Mapping):
@@ -150,7 +133,7 @@ def _equivalents(emissions_g: float, energy_kwh: float) -> list[EquivalentRow]:
     from wattlm.carbon.equivalents import equivalents
 
     try:
-        found = equivalents(max(emissions_g, 0.0) / 1000.0, max(energy_kwh, 0.0))
+        found = equivalents(g_to_kg(max(emissions_g, 0.0)), max(energy_kwh, 0.0))
     except WattlmError:  # a report must not fail for want of an equivalent (NaN, bad table)
         return []
     return [EquivalentRow(e.label, e.value, e.unit, e.source) for e in found]
@@ -220,6 +203,7 @@ def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
         pue = float(pue_value)
     if isinstance(int_value, (int, float)):
         intensity = float(int_value)
+    emissions: Range | None
     if fp is not None:  # the footprint's energy is IT energy, before PUE
         emissions = fp.emissions.g
         embodied: Range | None = fp.embodied.g
@@ -244,18 +228,18 @@ def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
         ("Run", str(record.id) if record.id is not None else "(not saved)"),
         ("Project", record.project),
         ("Started", record.started_at or "-"),
-        ("Duration", f"{record.duration_s:,.1f} s"),
+        ("Duration", format_duration(record.duration_s)),
         ("Host", record.host or "-"),
         ("Status", status),
-        ("Mean / peak power", f"{fmt_value(record.mean_power_w)} W / "
-                              f"{fmt_value(record.peak_power_w)} W"),
+        ("Mean / peak power", f"{format_power(record.mean_power_w)} / "
+                              f"{format_power(record.peak_power_w)}"),
     ]
     if record.command:
         facts.append(("Command", " ".join(record.command)))
     if record.net_energy_j is not None:
         facts.append(("Energy above idle baseline",
-                      f"{fmt_value(j_to_kwh(record.net_energy_j))} kWh "
-                      f"(baseline {fmt_value(record.baseline_power_w)} W)"))
+                      f"{format_energy(record.net_energy_j)} "
+                      f"(baseline {format_power(record.baseline_power_w)})"))
     if degraded is not None:
         facts.append(("Degraded", degraded))
     method = (
@@ -320,7 +304,7 @@ def _from_estimate(estimate: Any, units: dict[str, float]) -> ReportData:
         raise InvalidInputError(f"cannot report a {type(estimate).__name__}: it has no "
                                 "energy_kwh Range and no footprint")
     raw: dict[str, Any] = estimate.to_dict() if hasattr(estimate, "to_dict") else {}
-    assumptions: dict[str, dict[str, Any]] = {}
+    assumptions: dict[str, Any] = {}
     for source in (getattr(estimate, "assumptions", None), fp.assumptions if fp else None):
         if isinstance(source, dict):
             for key, value in source.items():
@@ -362,10 +346,12 @@ def _from_estimate(estimate: Any, units: dict[str, float]) -> ReportData:
     for key in ("flops", "device_hours", "duration_s", "input_tokens", "output_tokens",
                 "batch_size", "tokens", "mfu"):
         value = raw.get(key)
+        dimension = "duration" if key == "duration_s" else "number"
         if isinstance(value, dict) and "central" in value:
-            facts.append((key.replace("_", " "), fmt_range(Range.from_dict(value))))
+            facts.append((key.replace("_", " "),
+                          format_range(Range.from_dict(value), dimension)))
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            facts.append((key.replace("_", " "), fmt_value(float(value))))
+            facts.append((key.replace("_", " "), format_quantity(float(value), dimension)))
     duration = raw.get("duration_s")
     if isinstance(duration, dict):
         duration = duration.get("central")

@@ -23,8 +23,10 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+from wattlm._format import format_energy, format_mass, format_number
 from wattlm.errors import InvalidInputError, WattlmError
 from wattlm.report._data import ReportData, build_report_data
+from wattlm.units import kwh_to_j
 
 __all__ = ["TRAINING_TYPES", "co2_block", "co2_eq_emissions", "model_card_yaml", "to_yaml",
            "yaml_number", "yaml_scalar"]
@@ -163,17 +165,19 @@ def model_card_yaml(subject: Any, **options: Any) -> str:
     """
     data = build_report_data(subject)
     block = co2_eq_emissions(data, **options)
+    pue = format_number(data.pue) if data.pue is not None else "unknown"
+    intensity = (format_number(data.intensity_g_per_kwh)
+                 if data.intensity_g_per_kwh is not None else "unknown")
     comments = [
-        f"wattlm: energy {data.energy_kwh.central:.6g} kWh (IT), PUE "
-        f"{data.pue if data.pue is not None else 'unknown'}, intensity "
-        f"{data.intensity_g_per_kwh if data.intensity_g_per_kwh is not None else 'unknown'} "
-        f"g/kWh; provenance {data.provenance.value if data.provenance else 'unknown'}",
+        f"wattlm: energy {format_energy(kwh_to_j(data.energy_kwh.central))} (IT), PUE "
+        f"{pue}, intensity {intensity} g/kWh; provenance "
+        f"{data.provenance.value if data.provenance else 'unknown'}",
     ]
     if data.embodied_g is not None:
         from wattlm.report._sections import embodied_text
 
         text = embodied_text(data)
-        comments.append(f"wattlm: embodied share {data.embodied_g.central:.6g} g CO2e "
+        comments.append(f"wattlm: embodied share {format_mass(data.embodied_g.central)} CO2e "
                         "(not included in emissions)" if not text.startswith("not counted")
                         else f"wattlm: embodied share {text}")
     return to_yaml(block, comments=tuple(comments))
