@@ -43,6 +43,8 @@ _VOLUME = ((1e-3, "mL"), (1.0, "L"), (1e3, "m³"))
 _POWER = ((1e-3, "mW"), (1.0, "W"), (1e3, "kW"), (1e6, "MW"), (1e9, "GW"))
 _DURATION = ((1e-3, "ms"), (1.0, "s"), (60.0, "min"), (3600.0, "h"), (86400.0, "d"))
 _LENGTH = ((1e-6, "µm"), (1e-3, "mm"), (1.0, "m"), (1e3, "km"))
+_FLOP = tuple((10.0 ** (3 * i), f"{p}FLOP") for i, p in enumerate(("", "k", "M", "G", "T", "P",
+                                                                     "E", "Z", "Y")))
 _PLAIN = ((1.0, ""),)
 
 DIMENSIONS: dict[str, tuple[tuple[float, str], ...]] = {
@@ -53,6 +55,7 @@ DIMENSIONS: dict[str, tuple[tuple[float, str], ...]] = {
     "power": _POWER,
     "duration": _DURATION,
     "length": _LENGTH,
+    "flop": _FLOP,
     "number": _PLAIN,
 }
 

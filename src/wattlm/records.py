@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from wattlm.errors import InvalidInputError
 from wattlm.units import (
@@ -30,10 +30,14 @@ __all__ = [
     "Assumption",
     "DeviceEnergy",
     "DeviceInfo",
+    "ESTIMATE_KINDS",
+    "EstimateResult",
     "Footprint",
     "PhaseRecord",
     "RunRecord",
     "Sample",
+    "assumptions_of",
+    "estimate_kind",
 ]
 
 DEVICE_KINDS = ("cpu", "gpu", "memory", "psys", "other")
@@ -388,6 +392,39 @@ class Footprint:
             facility_energy=Energy.of(Range.from_dict(facility))
             if isinstance(facility, dict) else None,
         )
+
+
+ESTIMATE_KINDS = ("training estimate", "inference estimate", "estimate")
+
+
+@runtime_checkable
+class EstimateResult(Protocol):
+    """What reports and what-if read from an estimate (training, inference, or any other).
+
+    ``kind`` is one of :data:`ESTIMATE_KINDS`; ``footprint`` is the accounting of the estimate's
+    IT energy (the same names and meaning as a run's: ``energy``, ``facility_energy``,
+    ``emissions``, ``embodied``, ``water``); ``assumptions`` lists every input used.
+    """
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def footprint(self) -> Footprint: ...
+
+    @property
+    def assumptions(self) -> Mapping[str, Any]: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def estimate_kind(estimate: Any) -> str:
+    """The estimate's ``kind``; for estimate types that predate the attribute, their type."""
+    kind = getattr(estimate, "kind", None)
+    if isinstance(kind, str) and kind in ESTIMATE_KINDS:
+        return kind
+    names = {"TrainingEstimate": "training estimate", "InferenceEstimate": "inference estimate"}
+    return names.get(type(estimate).__name__, "estimate")
 
 
 @dataclass

@@ -223,3 +223,22 @@ def test_power_series_merges_reads_closer_than_half_the_spacing():
     assert name == "gpu:0"
     assert power == [pytest.approx(100.0)] * 3
     assert times == [pytest.approx(0.5), pytest.approx(1.5), pytest.approx(2.5)]
+
+
+def test_an_estimate_report_carries_the_accounting_warnings() -> None:
+    """The CLI printed W201 (no region) and the report said "Warnings: None"."""
+    est = wattlm.estimate_training(model="gpt-3", hardware="V100", devices=10_000)
+    text = render(est, "md")
+    warnings = text.split("## Warnings", 1)[1]
+    assert "W201" in warnings and "None." not in warnings.split("_Generated")[0]
+
+
+def test_no_e_notation_in_human_reports() -> None:
+    import re
+
+    big = wattlm.estimate_training(model="gpt-3", hardware="V100", devices=10_000, region="US")
+    for fmt in ("md", "disclosure"):
+        text = render(big, fmt)
+        assert not re.search(r"\d[eE][+-]?\d", text), fmt
+    # 394 t, not 3.94e+05 kgCO2e: the mass prints in tonnes with a range in one unit
+    assert re.search(r"\d t \(\d[\d.,]*–\d[\d.,]* t\) CO2e", render(big, "md"))

@@ -21,7 +21,15 @@ from wattlm._format import (
     format_range,
 )
 from wattlm.errors import InvalidInputError, WattlmError
-from wattlm.records import Assumption, DeviceInfo, RunRecord, Sample
+from wattlm.records import (
+    Assumption,
+    DeviceInfo,
+    EstimateResult,
+    Footprint,
+    RunRecord,
+    Sample,
+    estimate_kind,
+)
 from wattlm.units import Provenance, Range, g_to_kg, j_to_kwh
 
 __all__ = ["UNITS", "EquivalentRow", "ReportData", "build_report_data", "check_units"]
@@ -295,9 +303,7 @@ def _component_rows(raw: dict[str, Any], energy: Range, facility: Range,
 
 
 def _from_estimate(estimate: Any, units: dict[str, float]) -> ReportData:
-    name = type(estimate).__name__.lower()
-    kind = ("training estimate" if "train" in name else
-            "inference estimate" if "infer" in name else "estimate")
+    kind = estimate_kind(estimate)
     fp = getattr(estimate, "footprint", None)
     energy = fp.energy_kwh if fp is not None else getattr(estimate, "energy_kwh", None)
     if not isinstance(energy, Range):
@@ -346,7 +352,7 @@ def _from_estimate(estimate: Any, units: dict[str, float]) -> ReportData:
     for key in ("flops", "device_hours", "duration_s", "input_tokens", "output_tokens",
                 "batch_size", "tokens", "mfu"):
         value = raw.get(key)
-        dimension = "duration" if key == "duration_s" else "number"
+        dimension = {"duration_s": "duration", "flops": "flop"}.get(key, "number")
         if isinstance(value, dict) and "central" in value:
             facts.append((key.replace("_", " "),
                           format_range(Range.from_dict(value), dimension)))
@@ -381,11 +387,20 @@ def _from_estimate(estimate: Any, units: dict[str, float]) -> ReportData:
         intensity_source=int_source or "-", region=region,
         duration_s=float(duration) if isinstance(duration, (int, float)) else None,
         provenance=energy.provenance or Provenance.ESTIMATED, method=method, hardware=hw_text,
-        assumptions=assumptions, warnings=list(raw.get("warnings") or []),
+        assumptions=assumptions, warnings=_estimate_warnings(raw, fp),
         equivalents=_equivalents(emissions.central, facility.central),
         per_unit=_per_unit(fp, counts, labels) if fp is not None else [], facts=facts,
         components=_component_rows(raw, energy, facility, kind), raw=raw,
     )
+
+
+def _estimate_warnings(raw: dict[str, Any], fp: Footprint | None) -> list[str]:
+    """The estimate's own warnings and its accounting's (W201: no region...), once each."""
+    out: list[str] = []
+    for text in [*(raw.get("warnings") or []), *(fp.warnings if fp is not None else [])]:
+        if str(text) not in out:
+            out.append(str(text))
+    return out
 
 
 def _now() -> str:
@@ -415,7 +430,7 @@ def build_report_data(subject: Any, *, devices: list[DeviceInfo] | None = None,
     counts = check_units(units)
     if isinstance(subject, RunRecord):
         return _from_run(subject, devices, samples, counts)
-    if hasattr(subject, "energy_kwh") or hasattr(subject, "footprint"):
+    if isinstance(subject, EstimateResult) or hasattr(subject, "footprint"):
         return _from_estimate(subject, counts)
     raise InvalidInputError(f"cannot report a {type(subject).__name__}: give a RunRecord "
                             "(wattlm.track(...).result, store.get_run(id)) or an estimate "
