@@ -407,15 +407,19 @@ class EstimateResult(Protocol):
     """
 
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> str:
+        """``"training estimate"``, ``"inference estimate"`` or ``"estimate"``."""
 
     @property
-    def footprint(self) -> Footprint: ...
+    def footprint(self) -> Footprint:
+        """The accounting of the estimate's IT energy."""
 
     @property
-    def assumptions(self) -> Mapping[str, Any]: ...
+    def assumptions(self) -> Mapping[str, Any]:
+        """Every input and default used, by name."""
 
-    def to_dict(self) -> dict[str, Any]: ...
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
 
 
 def estimate_kind(estimate: Any) -> str:
