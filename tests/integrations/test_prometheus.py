@@ -155,3 +155,24 @@ def test_zero_intensity_exports_zero_grams_like_the_stored_run():
         text = prometheus_client.generate_latest(server.registry).decode()
     assert _value(text, "wattlm_emissions_grams_total", region="FR") == 0.0
     assert run.result.emissions_g == 0.0
+
+
+def test_wattlm_run_metrics_port_serves_the_run_to_its_child(tmp_path):
+    """The measured command scrapes its own run; the port closes when wattlm run ends."""
+    import sys
+    import urllib.error
+
+    from wattlm.cli.main import main
+
+    port = _free_port()
+    child = ("import sys, time, urllib.request\n"
+             "time.sleep(0.3)\n"
+             f"body = urllib.request.urlopen('http://127.0.0.1:{port}/metrics', timeout=5)"
+             ".read().decode()\n"
+             "sys.exit(0 if 'wattlm_energy_joules_total{' in body and 'project=\"prom-cli\"'"
+             " in body else 5)\n")
+    code = main(["run", "--region", "FR", "--project", "prom-cli", "--no-save", "--quiet",
+                 "--metrics-port", str(port), "--", sys.executable, "-c", child])
+    assert code == 0
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        _scrape(port)

@@ -31,6 +31,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--intensity-series", metavar="CSV",
                         help="hourly (or finer) grid intensity, columns timestamp,g_per_kwh; "
                         "energy-weighted over the run")
+    parser.add_argument("--metrics-port", type=int, metavar="PORT",
+                        help="serve Prometheus metrics of the run on 127.0.0.1:PORT "
+                        "(needs wattlm[prometheus])")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the run as JSON to FILE")
     parser.add_argument("--quiet", action="store_true", help="no summary on stderr")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
@@ -80,11 +83,20 @@ def handle(args: argparse.Namespace) -> int:
                                 save=False if args.no_save else None,
                                 baseline_s=args.baseline, pue=args.pue,
                                 intensity_series=args.intensity_series)
+    tracker = Tracker(settings)
+    metrics = None
+    if args.metrics_port is not None:
+        from wattlm.integrations.prometheus import serve_metrics
+
+        metrics = serve_metrics(tracker, port=args.metrics_port)
     try:
-        result = run_command(Tracker(settings), command)
+        result = run_command(tracker, command)
     except CommandNotFoundError as e:
         print(f"wattlm: {e}", file=sys.stderr)
         return 127
+    finally:
+        if metrics is not None:
+            metrics.stop()
     if output is not None:
         try:
             output.write_text(json.dumps(result.record.to_dict(), indent=2) + "\n")
