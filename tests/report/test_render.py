@@ -242,3 +242,22 @@ def test_no_e_notation_in_human_reports() -> None:
         assert not re.search(r"\d[eE][+-]?\d", text), fmt
     # 394 t, not 3.94e+05 kgCO2e: the mass prints in tonnes with a range in one unit
     assert re.search(r"\d t \(\d[\d.,]*–\d[\d.,]* t\) CO2e", render(big, "md"))
+
+
+def test_a_running_run_is_shown_as_running_with_what_was_measured_so_far() -> None:
+    """The dashboard showed healthy running runs as "degraded / sensor failed / emitted 0 g"."""
+    from wattlm.carbon.intensity import resolve_region
+    from wattlm.records import DeviceEnergy, RunRecord
+    from wattlm.units import Provenance
+
+    record = RunRecord(id=3, project="live", started_at="", duration_s=60.0, energy_j=3.6e6,
+                       devices=[DeviceEnergy("gpu0", "gpu", 3.6e6, Provenance.MEASURED)],
+                       region="FR", status="running", degraded=True,
+                       warnings=["W305: a stored run was never finished"])
+    text = render(record, "md")
+    assert "running: the figures are those of what was measured so far" in text
+    assert "sensor failed" not in text
+    grams = resolve_region("FR").intensity_g_per_kwh  # 1 kWh x PUE 1.0
+    from wattlm._format import format_mass
+
+    assert f"| Operational emissions | {format_mass(grams)} CO2e |" in text
