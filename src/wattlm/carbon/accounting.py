@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from wattlm._caches import cached
+from wattlm._format import format_number
 from wattlm.carbon.embodied import embodied_share
 from wattlm.carbon.intensity import GridIntensity, resolve_region
 from wattlm.carbon.pue import PueChoice, choose_pue
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Accountant", "account_run", "apply_footprint", "footprint", "footprint_of",
            "operational_g", "settle_run"]
 
-WORLD_WARNING = ("no region given: using the world-average grid intensity {value:.4g} g/kWh "
+WORLD_WARNING = ("no region given: using the world-average grid intensity {value} g/kWh "
                  "({year}); pass region= (e.g. 'FR', 'aws:us-east-1') or set WATTLM_REGION")
 
 
@@ -147,7 +148,8 @@ class Accountant:
         if region is not None or value_g is None:
             grid = resolve_region(region, year=year)
             if region is None:
-                text = WORLD_WARNING.format(value=grid.intensity_g_per_kwh, year=grid.year)
+                text = WORLD_WARNING.format(value=format_number(grid.intensity_g_per_kwh),
+                                            year=grid.year)
                 _warn_world_once(text)
                 warnings_list.append(f"W201: {text}")
         if value_g is not None:
