@@ -513,6 +513,31 @@ class RunRecord:
         """Operational plus embodied emissions (g CO2e); None when not accounted."""
         return self.footprint.total if self.footprint is not None else None
 
+    def part(self, name: str) -> Footprint | None:
+        """The footprint of one phase or device (by name), as its share of the run's.
+
+        Every figure is the run's scaled by the part's share of the run's energy (exact for a
+        constant intensity; with an intensity series, the run's mean intensity). None when the
+        run has no footprint yet.
+
+        Raises:
+            InvalidInputError: no phase or device has this name.
+        """
+        found = [p.energy_j for p in self.phases if p.name == name] or [
+            d.energy_j for d in self.devices if d.name == name]
+        if not found:
+            known = [p.name for p in self.phases] + [d.name for d in self.devices]
+            raise InvalidInputError(f"run {self.id} has no phase or device {name!r}; it has: "
+                                    f"{', '.join(known) or 'none'}")
+        fp = self.footprint
+        if fp is None:
+            return None
+        share = found[0] / self.energy_j if self.energy_j > 0 else 0.0
+        return Footprint(energy=Energy.exact(found[0], fp.energy.provenance),
+                         emissions=fp.emissions * share, embodied=fp.embodied * share,
+                         water=fp.water * share, assumptions=fp.assumptions,
+                         facility_energy=fp.facility_energy * share)
+
     @property
     def energy_kwh(self) -> float:
         """Gross energy in kWh (device energy, before PUE)."""

@@ -76,6 +76,11 @@ def test_every_path_gives_the_same_grams(tmp_path: Path, intensity: float | None
     assert isinstance(frame, pd.DataFrame)
     assert frame.loc[record.id, "emissions_g"] == expected
 
+    from wattlm._format import format_mass
+    from wattlm.dashboard.pages import runs_page
+    page = runs_page([stored], project=None, projects=["agree"], location=db, limit=10)
+    assert f'<td class="num">{format_mass(expected)}</td>' in page  # the dashboard's figure
+
     if intensity is None:  # show --region with the run's own region re-accounts to the same
         from wattlm.cli.show import reaccount
 

@@ -261,3 +261,20 @@ def test_a_running_run_is_shown_as_running_with_what_was_measured_so_far() -> No
     from wattlm._format import format_mass
 
     assert f"| Operational emissions | {format_mass(grams)} CO2e |" in text
+
+
+def test_a_distributed_run_shows_node_and_rank_per_device_and_energy_by_node() -> None:
+    from wattlm.records import DeviceEnergy, RunRecord
+    from wattlm.units import Provenance
+
+    devices = [DeviceEnergy(f"gpu:{r % 2}", "gpu", 3.6e6 * (r + 1), Provenance.MEASURED,
+                            node=str(r // 2), rank=r) for r in range(4)]
+    record = RunRecord(id=5, project="ddp", started_at="", duration_s=60.0,
+                       energy_j=3.6e6 * 10, devices=devices, region="FR")
+    text = render(record, "md")
+    assert "| device | kind | energy | share | mean power | peak power | provenance | node | rank |" \
+        in text
+    assert "| gpu:1 | gpu | 4.00 kWh | 40.0 % |" in text and "| 1 | 3 |" in text
+    # node 0: ranks 0 and 1, 1 + 2 kWh; node 1: 3 + 4 kWh
+    assert "| 0 | 2 | 3.00 kWh | 30.0 % |" in text
+    assert "| 1 | 2 | 7.00 kWh | 70.0 % |" in text

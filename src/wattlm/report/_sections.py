@@ -11,6 +11,7 @@ from typing import Any
 
 from wattlm._format import (
     MISSING,
+    format_count,
     format_duration,
     format_energy,
     format_length,
@@ -121,6 +122,37 @@ def plot_specs(data: ReportData) -> list[tuple[str, str]]:
     return specs
 
 
+def _device_blocks(devices: list[dict[str, Any]], total_j: float) -> list[Block]:
+    """Energy by device; in a distributed run with each device's node and rank, and by node."""
+    distributed = any(d.get("node") is not None or d.get("rank") is not None for d in devices)
+    rows = []
+    for d in devices:
+        share = float(d["energy_j"]) / total_j * 100 if total_j > 0 else 0.0
+        row = (str(d["name"]), str(d["kind"]), format_energy(float(d["energy_j"])),
+               f"{format_number(share)} %", format_power(float(d.get("mean_power_w", 0.0))),
+               format_power(float(d.get("peak_power_w", 0.0))),
+               str(d.get("provenance")) + (" (degraded)" if d.get("degraded") else ""))
+        if distributed:
+            row += (str(d.get("node") if d.get("node") is not None else "-"),
+                    str(d.get("rank") if d.get("rank") is not None else "-"))
+        rows.append(row)
+    headers = ("device", "kind", "energy", "share", "mean power", "peak power", "provenance")
+    blocks = [Block("heading", "Energy by device"), Block(
+        "table", headers=headers + (("node", "rank") if distributed else ()), rows=tuple(rows))]
+    if distributed:
+        by_node: dict[str, list[float]] = {}
+        for d in devices:
+            entry = by_node.setdefault(str(d.get("node") or "-"), [0.0, 0.0])
+            entry[0] += float(d["energy_j"])
+            entry[1] += 1
+        blocks += [Block("heading", "Energy by node", level=3), Block(
+            "table", headers=("node", "devices", "energy", "share"), rows=tuple(
+                (node, format_count(count), format_energy(energy),
+                 f"{format_number(energy / total_j * 100)} %" if total_j > 0 else "-")
+                for node, (energy, count) in sorted(by_node.items())))]
+    return blocks
+
+
 def build_blocks(data: ReportData) -> list[Block]:
     """The report's content, in order."""
     blocks: list[Block] = [Block("heading", f"Energy and carbon report: {data.title}", level=1)]
@@ -164,17 +196,7 @@ def build_blocks(data: ReportData) -> list[Block]:
     total_j = sum(float(d.get("energy_j", 0.0)) for d in data.devices) or 0.0
     rows: list[tuple[str, ...]]
     if data.devices:
-        rows = []
-        for d in data.devices:
-            share = float(d["energy_j"]) / total_j * 100 if total_j > 0 else 0.0
-            rows.append((str(d["name"]), str(d["kind"]), format_energy(float(d["energy_j"])),
-                         f"{format_number(share)} %",
-                         format_power(float(d.get("mean_power_w", 0.0))),
-                         format_power(float(d.get("peak_power_w", 0.0))),
-                         str(d.get("provenance")) + (" (degraded)" if d.get("degraded") else "")))
-        blocks += [Block("heading", "Energy by device"), Block(
-            "table", headers=("device", "kind", "energy", "share", "mean power",
-                              "peak power", "provenance"), rows=tuple(rows))]
+        blocks += _device_blocks(data.devices, total_j)
     if data.phases:
         rows = []
         for p in data.phases:
