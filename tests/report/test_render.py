@@ -272,8 +272,8 @@ def test_a_distributed_run_shows_node_and_rank_per_device_and_energy_by_node() -
     record = RunRecord(id=5, project="ddp", started_at="", duration_s=60.0,
                        energy_j=3.6e6 * 10, devices=devices, region="FR")
     text = render(record, "md")
-    assert "| device | kind | energy | share | mean power | peak power | provenance | node | rank |" \
-        in text
+    assert ("| device | kind | energy | share | mean power | peak power | provenance "
+            "| node | rank |") in text
     assert "| gpu:1 | gpu | 4.00 kWh | 40.0 % |" in text and "| 1 | 3 |" in text
     # node 0: ranks 0 and 1, 1 + 2 kWh; node 1: 3 + 4 kWh
     assert "| 0 | 2 | 3.00 kWh | 30.0 % |" in text
