@@ -54,6 +54,15 @@ def _range(value: Any, dimension: str, suffix: str = "") -> str:
     return text
 
 
+def _embodied(fp: Any) -> str:
+    """The embodied share, or why it was not counted (instead of a bare "0 g")."""
+    note = fp.assumptions.get("embodied")
+    source = str(note.get("source") or "") if note is not None else ""
+    if source.startswith("not counted") and fp.embodied.high == 0:
+        return source
+    return _range(fp.embodied, "mass", " CO2e")
+
+
 def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
     """Render one run for people (every number through :mod:`wattlm._format`)."""
     from wattlm._format import (
@@ -139,7 +148,7 @@ def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
                   f"  energy (IT)   {_range(fp.energy, 'energy')}",
                   f"  with PUE      {_range(fp.facility_energy, 'energy')}",
                   f"  operational   {_range(fp.emissions, 'mass', ' CO2e')}",
-                  f"  embodied      {_range(fp.embodied, 'mass', ' CO2e')}",
+                  f"  embodied      {_embodied(fp)}",
                   f"  total         {_range(fp.total, 'mass', ' CO2e')}",
                   f"  water         {_range(fp.water, 'volume')}"]
         lines.append(f"  that is       {equivalents_line(fp)}")
