@@ -316,6 +316,10 @@ class Accountant:
                                 devices=devices, timeline=timeline)
         if hw_notes:
             result.assumptions["warnings"].value.extend(hw_notes)
+        if hardware is None:
+            reason = (hw_notes[0].removeprefix("embodied ") if hw_notes
+                      else "not counted: the run measured no GPU")
+            result.assumptions["embodied"] = Assumption(0.0, "g CO2e", reason)
         return result
 
 
