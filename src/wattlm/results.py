@@ -8,8 +8,8 @@ units: ``docs/api.md``. :mod:`wattlm.records` re-exports everything here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from wattlm.errors import InvalidInputError
@@ -37,30 +37,52 @@ _ASSUMPTION_KEYS = ("value", "unit", "source", "provenance")
 _TOKENS_PER_UNIT = 1000.0  # SCI per 1,000 tokens
 
 
-@dataclass(frozen=True)
-class Assumption(Mapping[str, Any]):
+class Assumption(dict[str, Any]):
     """One input of an accounting or an estimate: its value, unit, source and provenance.
 
-    ``details`` holds what else the source says (``year``, ``region``, ``low``/``high``,
-    ``period``...). An Assumption reads like the dict it is stored as (``a["value"]``,
-    ``a.get("source")``), so JSON and older callers see the same keys.
+    It is the dict it is stored as (``{"value", "unit", "source", "provenance", **details}``,
+    provenance as its string), so JSON, ``isinstance(a, dict)`` and ``a["value"]`` keep working,
+    with typed views: ``a.value``, ``a.unit``, ``a.source``, ``a.provenance`` (a
+    :class:`~wattlm.units.Provenance`) and ``a.details`` (``year``, ``region``, ``low``/``high``,
+    ``period``...).
     """
 
-    value: Any
-    unit: str = ""
-    source: str = ""
-    provenance: Provenance | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
+    def __init__(self, value: Any, unit: str = "", source: str = "",
+                 provenance: Provenance | str | None = None,
+                 details: Mapping[str, Any] | None = None) -> None:
+        prov = Provenance(provenance) if provenance else None
+        super().__init__(value=value, unit=unit, source=source,
+                         provenance=prov.value if prov else None, **dict(details or {}))
 
-    def __post_init__(self) -> None:
-        if self.provenance is not None and not isinstance(self.provenance, Provenance):
-            object.__setattr__(self, "provenance", Provenance(self.provenance))
+    @property
+    def value(self) -> Any:
+        """The value used."""
+        return self["value"]
+
+    @property
+    def unit(self) -> str:
+        """Its unit (``g/kWh``, ``years``; empty for a plain number)."""
+        return str(self.get("unit") or "")
+
+    @property
+    def source(self) -> str:
+        """Where it came from."""
+        return str(self.get("source") or "")
+
+    @property
+    def provenance(self) -> Provenance | None:
+        """How strong it is (None for a value given by the user)."""
+        prov = self.get("provenance")
+        return Provenance(prov) if prov else None
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """Everything else the source says."""
+        return {k: v for k, v in self.items() if k not in _ASSUMPTION_KEYS}
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"value", "unit", "source", "provenance", **details}`` for JSON."""
-        return {"value": self.value, "unit": self.unit, "source": self.source,
-                "provenance": self.provenance.value if self.provenance else None,
-                **self.details}
+        """A plain dict for JSON."""
+        return dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | Any) -> Assumption:
@@ -69,21 +91,9 @@ class Assumption(Mapping[str, Any]):
             return data
         if not isinstance(data, Mapping):
             return cls(data)
-        prov = data.get("provenance")
         return cls(data.get("value"), str(data.get("unit") or ""), str(data.get("source") or ""),
-                   Provenance(prov) if prov else None,
+                   data.get("provenance") or None,
                    {k: v for k, v in data.items() if k not in _ASSUMPTION_KEYS})
-
-    def __getitem__(self, key: str) -> Any:
-        if key in _ASSUMPTION_KEYS:
-            return self.to_dict()[key]
-        return self.details[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.to_dict())
-
-    def __len__(self) -> int:
-        return len(_ASSUMPTION_KEYS) + len(self.details)
 
 
 def assumptions_of(entries: Mapping[str, Any] | None) -> dict[str, Assumption]:
@@ -122,7 +132,7 @@ class Footprint:
     emissions: Mass
     embodied: Mass
     water: Volume
-    assumptions: dict[str, Assumption]
+    assumptions: dict[str, Any]  # each an Assumption (a dict with typed views)
     facility_energy: Energy
 
     def __init__(

@@ -13,9 +13,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from wattlm._format import format_number  # the one formatter, for callers not yet moved to it
 from wattlm.units import Range
 
-__all__ = ["add_format_option", "emit", "equivalents_line", "table", "to_jsonable"]
+__all__ = ["add_format_option", "emit", "equivalents_line", "format_number", "table",
+           "to_jsonable"]
 
 
 def add_format_option(parser: argparse.ArgumentParser, extra: Sequence[str] = ()) -> None:

@@ -6,8 +6,6 @@ import argparse
 import importlib
 from typing import Any
 
-from wattlm.units import G_PER_KG, J_PER_KWH
-
 __all__ = ["register"]
 
 
@@ -92,31 +90,22 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-# key -> (formatter dimension, internal units per JSON unit)
-_DIMENSIONS = {"flops": ("flop", 1.0), "device_hours": ("number", 1.0),
-               "accelerators_energy_kwh": ("energy", J_PER_KWH),
-               "it_energy_kwh": ("energy", J_PER_KWH), "energy_kwh": ("energy", J_PER_KWH),
-               "emissions_kg": ("mass", G_PER_KG), "embodied_kg": ("mass", G_PER_KG),
-               "water_l": ("volume", 1.0)}
+def _fmt(r: dict[str, Any]) -> str:
+    from wattlm.cli._output import format_number
 
-
-def _fmt(r: dict[str, Any], key: str = "") -> str:
-    from wattlm._format import format_range
-    from wattlm.units import Range
-
-    dimension, factor = _DIMENSIONS.get(key, ("number", 1.0))
-    return format_range(Range.from_dict(r) * factor, dimension)
+    return (f"{format_number(r['central'])}  [{format_number(r['low'])} – "
+            f"{format_number(r['high'])}]")
 
 
 def _human(data: dict[str, Any]) -> str:
     head = " on ".join(str(x) for x in (data.get("model"), data.get("hardware")) if x)
     lines = [f"Training estimate{': ' + head if head else ''}"
              + (f" ({data['devices']} devices)" if data.get("devices") else ""), ""]
-    labels = [("flops", "compute"), ("device_hours", "device-hours"),
-              ("accelerators_energy_kwh", "accelerators energy"),
-              ("it_energy_kwh", "IT energy, before PUE"),
-              ("energy_kwh", "facility energy"), ("emissions_kg", "emissions (CO2e)"),
-              ("embodied_kg", "embodied (CO2e)"), ("water_l", "water")]
+    labels = [("flops", "FLOPs"), ("device_hours", "device-hours"),
+              ("accelerators_energy_kwh", "accelerators energy (kWh)"),
+              ("it_energy_kwh", "IT energy, before PUE (kWh)"),
+              ("energy_kwh", "facility energy (kWh)"), ("emissions_kg", "emissions (kgCO2e)"),
+              ("embodied_kg", "embodied (kgCO2e)"), ("water_l", "water (L)")]
     width = max(len(label) for _, label in labels)
     embodied_note = data.get("footprint_assumptions", {}).get("embodied", {})
     for key, label in labels:
@@ -126,7 +115,7 @@ def _human(data: dict[str, Any]) -> str:
                 "not counted"):
             lines.append(f"  {label.ljust(width)}  {embodied_note['source']}")
         else:
-            lines.append(f"  {label.ljust(width)}  {_fmt(data[key], key)}")
+            lines.append(f"  {label.ljust(width)}  {_fmt(data[key])}")
     lines += _equivalents(data)
     lines += ["", "Assumptions:"]
     for name, note in {**data["assumptions"], **data.get("footprint_assumptions", {})}.items():
@@ -137,15 +126,6 @@ def _human(data: dict[str, Any]) -> str:
         source = str(note.get("source", ""))
         if len(source) > 90:
             source = source[:89] + "…"
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            from wattlm._format import format_count, format_quantity
-
-            if name.endswith("flops"):
-                value = format_quantity(float(value), "flop") + ("/s" if "peak" in name else "")
-            elif float(value).is_integer():
-                value = format_count(float(value))
-            else:
-                value = format_quantity(float(value), "number")
         lines.append(f"  {name}: {value} ({prov}{', ' if prov else ''}{source})")
     return "\n".join(lines)
 
@@ -163,12 +143,12 @@ def _equivalents(data: dict[str, Any]) -> list[str]:
     found = equivalents(max(total_kg, 0.0), max(energy["central"], 0.0))
     if not found:
         return []
-    from wattlm._format import format_energy, format_mass
-    from wattlm.units import kg_to_g, kwh_to_j
+    from wattlm.cli._output import format_number
 
-    lines = ["", f"Equivalents (central: {format_mass(kg_to_g(total_kg))} CO2e operational + "
-                 f"embodied, {format_energy(kwh_to_j(energy['central']))}):"]
-    lines += [f"  {e}" for e in found]
+    lines = ["", f"Equivalents (central: {format_number(total_kg)} kgCO2e operational + "
+                 f"embodied, {format_number(energy['central'])} kWh):"]
+    lines += [f"  {format_number(e.value)} " + (
+        e.label if e.unit in e.label.split() else f"{e.unit} of {e.label}") for e in found]
     lines.append("  sources: US EPA Greenhouse Gas Equivalencies Calculator; US EIA "
                  "(`wattlm report` cites each)")
     return lines

@@ -60,42 +60,41 @@ def _handle(args: argparse.Namespace) -> int:
 
 
 def _fmt(value: dict[str, Any], unit: str) -> str:
-    """A JSON range in ``unit`` (J, s, kg) through the one formatter."""
-    from wattlm._format import format_range
-    from wattlm.units import G_PER_KG, Range
+    from wattlm.cli._output import format_number
 
-    dimension, factor = {"J": ("energy_j", 1.0), "s": ("duration", 1.0),
-                         "kg": ("mass", G_PER_KG)}[unit]
-    return format_range(Range.from_dict(value) * factor, dimension)
+    return (f"{format_number(value['central'])} {unit} "
+            f"[{format_number(value['low'])}–{format_number(value['high'])}]")
 
 
 def _human(data: dict[str, Any]) -> str:
-    from wattlm._format import format_count, format_number
-
     a = data["assumptions"]
     lines = [
         f"Inference estimate: {a['model']} on {a['devices']} x {a['hardware']} "
-        f"({a['precision']}, batch {a['batch_size']}, {format_count(a['input_tokens'])} in / "
-        f"{format_count(a['output_tokens'])} out tokens)",
+        f"({a['precision']}, batch {a['batch_size']}, {a['input_tokens']:g} in / "
+        f"{a['output_tokens']:g} out tokens)",
         f"  energy per request        {_fmt(data['energy_per_request_j'], 'J')}",
         f"    accelerators            {_fmt(data['accelerators_energy_per_request_j'], 'J')}",
         f"    host                    {_fmt(data['host_energy_per_request_j'], 'J')}",
-        f"    facility (PUE {format_number(a['pue'])})      "
+        f"    facility (PUE {a['pue']:g})      "
         f"{_fmt(data['facility_energy_per_request_j'], 'J')}",
         f"  energy per output token   {_fmt(data['energy_per_output_token_j'], 'J')}",
         f"    accelerators only       "
         f"{_fmt(data['accelerators_energy_per_output_token_j'], 'J')}",
         f"  time per request          {_fmt(data['time_per_request_s'], 's')}",
-        f"  time per output token     {_fmt(data['time_per_output_token_s'], 's')}"
+        f"  time per output token     {_fmt(_scale(data['time_per_output_token_s'], 1000), 'ms')}"
         " (one decode step)",
         f"  devices                   {a['devices']} ({a['devices_source']})",
     ]
     fp = data.get("footprint")
     if fp:
-        lines.append(f"  emissions per request     {_fmt(fp['emissions_kg'], 'kg')} CO2e")
-        lines.append(f"  embodied per request      {_fmt(fp['embodied_kg'], 'kg')} CO2e")
+        lines.append(f"  emissions per request     {_fmt(_scale(fp['emissions_kg'], 1000), 'g')}")
+        lines.append(f"  embodied per request      {_fmt(_scale(fp['embodied_kg'], 1000), 'g')}")
     if "note" in a:
         lines.append(f"  note: {a['note']}")
     lines.append("  method: roofline per step + serving overhead; "
                  "docs/methodology/estimation-inference.md")
     return "\n".join(lines)
+
+
+def _scale(value: dict[str, Any], factor: float) -> dict[str, Any]:
+    return {k: value[k] * factor for k in ("low", "central", "high")}

@@ -56,19 +56,17 @@ def register(subparsers: Any) -> None:
 
 def render(records: list[Any], location: str) -> str:
     """Human table of runs (or a friendly line for an empty store)."""
-    from wattlm._format import format_duration, format_energy, format_mass
-    from wattlm.cli._output import table
+    from wattlm.cli._output import format_number, table
 
     if not records:
         return (f"no runs in {location} yet: measure one with `wattlm run -- CMD` or "
                 "`with wattlm.track(): ...`")
     rows = [
-        (r.id, r.started_at, r.project, format_duration(r.duration_s),
-         format_energy(r.energy_j), format_mass(r.emissions.central if r.emissions else None),
-         r.status, "yes" if r.degraded else "")
+        (r.id, r.started_at, r.project, f"{r.duration_s:.1f} s", format_number(r.energy_kwh),
+         format_number(r.emissions_kg), r.status, "yes" if r.degraded else "")
         for r in records
     ]
-    return table(["id", "started", "project", "duration", "energy", "emissions CO2e",
+    return table(["id", "started", "project", "duration", "energy kWh", "emissions kg",
                   "status", "degraded"], rows)
 
 

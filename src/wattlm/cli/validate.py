@@ -61,14 +61,11 @@ def _check_value(check: dict[str, Any]) -> str:
         return f"{check['value']:.1f} %"
     if unit == "ratio":
         return f"{check['value']:.2f}x"
-    from wattlm._format import format_number
-
-    return format_number(check["value"])
+    return f"{check['value']:.3g}"
 
 
 def _training_human(t: dict[str, Any]) -> list[str]:
-    from wattlm._format import format_number
-    from wattlm.cli._output import table
+    from wattlm.cli._output import format_number, table
 
     lines = ["Training, given published device-hours, power, PUE and intensity:"]
     rows = [[g["row_id"], g["hardware"], format_number(g["published_energy_kwh"]),
@@ -94,8 +91,7 @@ def _training_human(t: dict[str, Any]) -> list[str]:
 
 
 def _inference_human(inf: dict[str, Any]) -> list[str]:
-    from wattlm._format import format_number
-    from wattlm.cli._output import table
+    from wattlm.cli._output import format_number, table
 
     lines = ["Inference, ML.ENERGY v2 measurements: accelerator energy per output token (J) and "
              "time per output token (TPOT, ms):"]

@@ -128,7 +128,7 @@ def _device_blocks(devices: list[dict[str, Any]], total_j: float) -> list[Block]
     rows = []
     for d in devices:
         share = float(d["energy_j"]) / total_j * 100 if total_j > 0 else 0.0
-        row = (str(d["name"]), str(d["kind"]), format_energy(float(d["energy_j"])),
+        row: tuple[str, ...] = (str(d["name"]), str(d["kind"]), format_energy(float(d["energy_j"])),
                f"{format_number(share)} %", format_power(float(d.get("mean_power_w", 0.0))),
                format_power(float(d.get("peak_power_w", 0.0))),
                str(d.get("provenance")) + (" (degraded)" if d.get("degraded") else ""))
