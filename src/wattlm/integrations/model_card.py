@@ -63,7 +63,7 @@ def _with_yaml(front: str | None, meta: dict[str, Any]) -> str:
     merged.update(meta)
     data["co2_eq_emissions"] = merged
 
-    class _Dumper(yaml.SafeDumper):
+    class _Dumper(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML ships no types here
         """Floats in fixed point (the Hub filter reads ``0.00000032``, not ``3.2e-07``)."""
 
     def _float(dumper: Any, value: float) -> Any:
