@@ -290,3 +290,14 @@ def test_is_loopback() -> None:
     assert is_loopback("[::1]") and is_loopback("127.1.2.3")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
     assert not is_loopback("example.com")
+
+
+def test_a_listing_summary_shows_its_stored_emissions() -> None:
+    """Summaries carry emissions but no footprint: they are not re-accounted."""
+    from wattlm.dashboard.pages import runs_page
+    from wattlm.records import RunRecord
+
+    summary = RunRecord(id=4, project="p", started_at="", duration_s=1.0, energy_j=5.4e6,
+                        region="FR", emissions_g=225.0)
+    page = runs_page([summary], project=None, projects=["p"], location="x", limit=5)
+    assert '<td class="num">225 g</td>' in page

@@ -179,13 +179,15 @@ def test_a_running_run_has_the_emissions_measured_so_far_and_unknown_is_nan(
     # 1 kWh measured so far, at France's annual intensity and PUE 1.0: not 0 g
     assert row["emissions_g"] == pytest.approx(resolve_region("FR").intensity_g_per_kwh,
                                                rel=1e-9)
+    from wattlm.integrations.pandas import _row
     from wattlm.records import RunRecord
 
-    unknown = RunRecord(id=9, project="x", started_at="", duration_s=1.0, energy_j=1.0,
-                        region="not-a-region")
-    from wattlm.integrations.pandas import _row
-
-    assert pd.isna(_row(unknown)["emissions_g"])  # never 0 for "unknown"
+    failed = RunRecord(id=9, project="x", started_at="", duration_s=1.0, energy_j=1.0,
+                       region="FR", warnings=["W210: could not account emissions (bug)"])
+    assert pd.isna(_row(failed)["emissions_g"])  # never 0 for "unknown"
+    lost = RunRecord(id=10, project="x", started_at="", duration_s=1.0, energy_j=1.0,
+                     region="not-a-region", status="interrupted")
+    assert pd.isna(_row(lost)["emissions_g"])
 
 
 def test_devices_frame_has_rank_and_node(tmp_path: Path) -> None:

@@ -34,8 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from wattlm.config import Settings
     from wattlm.records import RunRecord, Sample
 
-__all__ = ["Accountant", "account_run", "apply_footprint", "footprint", "footprint_of",
-           "operational_g", "settle_run"]
+__all__ = ["Accountant", "account_run", "apply_footprint", "emissions_of", "footprint",
+           "footprint_of", "operational_g", "settle_run"]
 
 WORLD_WARNING = ("no region given: using the world-average grid intensity {value} g/kWh "
                  "({year}); pass region= (e.g. 'FR', 'aws:us-east-1') or set WATTLM_REGION")
@@ -446,21 +446,41 @@ def apply_footprint(record: RunRecord, fp: Footprint) -> None:
     record.warnings.extend(w for w in fp.warnings if w not in record.warnings)
 
 
+UNFINISHED = ("running", "interrupted")
+
+
 def footprint_of(record: RunRecord) -> Footprint | None:
     """The footprint to show for a stored run, never a made-up 0.
 
     A finished run has its stored footprint. A run still running, or interrupted (its writer
     killed), has none yet: it gets the footprint of the energy measured so far, at its region's
-    annual intensity (the stored intensity when it has one). None when the run cannot be
-    accounted (an unknown region in an old record).
+    annual intensity (the stored intensity when it has one). None otherwise (a listing's summary
+    without the footprint, a run whose accounting failed, an unknown region in an old record).
     """
     if record.footprint is not None:
         return record.footprint
+    if record.status not in UNFINISHED:
+        return None
     try:
         accountant = Accountant.resolve(record.region, intensity=record.intensity_g_per_kwh)
         return accountant.account_run(record)
     except WattlmError:
         return None
+
+
+def emissions_of(record: RunRecord) -> float | None:
+    """Operational grams to show for a stored run; None when unknown (never a made-up 0).
+
+    The footprint's (:func:`footprint_of`: so far, for a running or interrupted run); else the
+    stored ``emissions_g`` of a run that was accounted (a listing's summary); None for a run
+    whose accounting failed (W210).
+    """
+    fp = footprint_of(record)
+    if fp is not None:
+        return fp.emissions.central
+    if record.status in UNFINISHED or any(w.startswith("W210") for w in record.warnings):
+        return None
+    return record.emissions_g
 
 
 def settle_run(record: RunRecord, samples: Sequence[Sample] | None = None, *,

@@ -72,7 +72,7 @@ def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
         format_number,
         format_power,
     )
-    from wattlm.carbon.accounting import footprint_of
+    from wattlm.carbon.accounting import emissions_of, footprint_of
     from wattlm.cli._output import equivalents_line, table
 
     state = record.status + (" · degraded" if record.degraded else "")
@@ -86,7 +86,7 @@ def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
         lines.append(f"what-if: re-accounted for region {record.region} (stored: region "
                      f"{whatif['region'] or '-'}, {format_mass(whatif['emissions_g'])} CO2e)")
     fp = footprint_of(record)
-    emissions = fp.emissions.central if fp is not None else None
+    emissions = emissions_of(record)
     facts = [
         ("started", record.started_at),
         ("duration", format_duration(record.duration_s)),

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from urllib.parse import urlencode
 
 from wattlm._format import format_duration, format_energy, format_mass
-from wattlm.carbon.accounting import footprint_of
+from wattlm.carbon.accounting import emissions_of
 from wattlm.dashboard.chart import power_svg
 from wattlm.records import DeviceInfo, RunRecord, Sample
 from wattlm.report._data import build_report_data
@@ -68,7 +68,7 @@ def runs_page(records: Sequence[RunRecord], *, project: str | None, projects: Se
         rows = []
         for r in records:
             project_href = "/?" + urlencode({"project": r.project})
-            fp = footprint_of(r)  # running / interrupted: what was measured so far
+            grams = emissions_of(r)  # running / interrupted: what was measured so far
             state = r.status + (" (degraded)" if r.degraded else "")
             rows.append(
                 "<tr>"
@@ -78,7 +78,7 @@ def runs_page(records: Sequence[RunRecord], *, project: str | None, projects: Se
                 f"{html.escape(r.project)}</a></td>"
                 f'<td class="num">{format_duration(r.duration_s)}</td>'
                 f'<td class="num">{format_energy(r.energy_j)}</td>'
-                f'<td class="num">{format_mass(fp.emissions.central if fp else None)}</td>'
+                f'<td class="num">{format_mass(grams)}</td>'
                 f"<td>{html.escape(r.region or '-')}</td>"
                 f"<td>{html.escape(r.provenance.value if r.provenance else '-')}</td>"
                 f"<td>{html.escape(state)}</td>"

@@ -64,11 +64,12 @@ def _central(value: Any) -> float:
 
 
 def _row(record: RunRecord) -> dict[str, Any]:
-    from wattlm.carbon.accounting import footprint_of
+    from wattlm.carbon.accounting import emissions_of, footprint_of
     from wattlm.units import g_to_kg
 
     fp = footprint_of(record)  # a running or interrupted run: what was measured so far
-    emissions_g = fp.emissions.central if fp is not None else math.nan
+    grams = emissions_of(record)
+    emissions_g = math.nan if grams is None else grams
     return {
         "id": record.id, "project": record.project, "started_at": record.started_at,
         "duration_s": record.duration_s, "status": record.status,

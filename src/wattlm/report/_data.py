@@ -197,7 +197,7 @@ def _run_state(record: RunRecord) -> tuple[str, str | None]:
 
 def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
               samples: list[Sample] | None, units: dict[str, float]) -> ReportData:
-    from wattlm.carbon.accounting import footprint_of
+    from wattlm.carbon.accounting import emissions_of, footprint_of
 
     prov = record.provenance
     fp = footprint_of(record)  # a running or interrupted run: the energy measured so far
@@ -223,8 +223,9 @@ def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
             counts = dict(units)
         per_unit = _per_unit(fp, counts)
     else:
-        known = record.emissions  # None: not accounted and no intensity stored
-        emissions = known.g if known is not None else None
+        grams = emissions_of(record)  # a listing's summary: the stored figure; None: unknown
+        emissions = (None if grams is None else
+                     Range.exact(grams, Provenance.weakest(prov, Provenance.ESTIMATED)))
         embodied, water, per_unit = None, None, []
     facility = energy * pue
     device_rows = [d.to_dict() for d in record.devices]
