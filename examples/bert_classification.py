@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from transformers import pipeline
 
+    from wattlm._format import format_duration, format_number, format_quantity
     from wattlm.integrations.transformers import measure_inference
 
     texts, _ = load_reviews()
@@ -64,13 +65,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"classified {report.items} sentences ({report.input_tokens} tokens) "
           f"in {report.batches} batches on {report.device}")
-    print(f"energy per sentence: {report.energy_per_item_j:.3g} J, "
-          f"per token: {report.energy_per_token_j:.3g} J ({report.provenance})")
-    print(f"throughput: {report.items_per_s:.1f} sentences/s, "
-          f"batch latency p50 {report.latency_p50_s * 1000:.1f} ms, "
-          f"p95 {report.latency_p95_s * 1000:.1f} ms")
-    print(f"whole run {record.id}: {record.energy_j:.3g} J = {record.energy_kwh * 1000:.3g} Wh, "
-          f"{record.emissions_g:.3g} g CO2e in {record.duration_s:.1f} s")
+    print(f"energy per sentence: {format_quantity(report.energy_per_item_j, 'energy_j')}, "
+          f"per token: {format_quantity(report.energy_per_token_j, 'energy_j')} "
+          f"({report.provenance})")
+    print(f"throughput: {format_number(report.items_per_s)} sentences/s, "
+          f"batch latency p50 {format_duration(report.latency_p50_s)}, "
+          f"p95 {format_duration(report.latency_p95_s)}")
+    print(f"whole run {record.id}: {record.energy}, {record.emissions} CO2e in "
+          f"{format_duration(record.duration_s)}")
     return 0
 
 

@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from transformers import Trainer, TrainingArguments
 
+    from wattlm._format import format_duration
     from wattlm.integrations.transformers import WattlmCallback
+    from wattlm.units import Energy
 
     texts, labels = load_reviews()
     model, tokenizer, what = load_model(args.model, texts)
@@ -67,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         eval_steps=max(args.max_steps // 2, 1), save_strategy="no", report_to=[],
         use_cpu=args.model is None, disable_tqdm=True, seed=0)
     callback = WattlmCallback(region=args.region, project="bert-finetune")
-    trainer = Trainer(model=model, args=training_args, train_dataset=train, eval_dataset=val,
-                      callbacks=[callback])
+    trainer = Trainer(model=model, args=training_args, train_dataset=train, eval_dataset=val)
+    callback.attach(trainer)  # ahead of the reporting callbacks; the card keeps co2_eq_emissions
     trainer.train()
     record = callback.result
     if record is None:
@@ -76,15 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     first = callback.projections[0] if callback.projections else None
     if first is not None:
-        energy = first.energy_j
         print(f"projection at step {first.step}/{first.max_steps}: "
-              f"{energy.central:.3g} J (range {energy.low:.3g} to {energy.high:.3g} J)")
+              f"{Energy.of(first.energy_j)}")
     elif callback.projection_note:
         print(callback.projection_note)
-    print(f"run {record.id}: {record.energy_j:.3g} J = {record.energy_kwh * 1000:.3g} Wh, "
-          f"{callback.emissions_g:.3g} g CO2e ({record.provenance}), {record.duration_s:.1f} s")
+    print(f"run {record.id}: {record.energy}, {record.emissions} CO2e ({record.provenance}), "
+          f"{format_duration(record.duration_s)}")
     for phase in record.phases:
-        print(f"  phase {phase.name}: {phase.energy_j:.3g} J in {phase.duration_s:.2f} s")
+        print(f"  phase {phase.name}: {phase.energy} in {format_duration(phase.duration_s)}")
     print(f"model card: {callback.model_card_path}")
     return 0
 

@@ -66,3 +66,20 @@ def test_significant_carries_into_the_next_magnitude():
     assert significant(999.6) == "1,000"
     assert significant(0.9996) == "1.00"
     assert significant(1e308).startswith("100,000,000")
+
+
+def test_length_flop_and_axis_units() -> None:
+    from wattlm._format import format_length, format_quantity, pick_unit
+
+    assert format_length(3.32e-6 * 1000) == "3.32 mm"   # the old "3.32e-06 km"
+    assert format_length(12_300.0) == "12.3 km"
+    assert format_quantity(3.15e23, "flop") == "315 ZFLOP"
+    assert pick_unit(2_500.0, "power") == (1e3, "kW")
+    assert pick_unit(0.0, "energy") == (3600.0, "Wh")
+
+
+def test_numpy_scalars_format_like_floats() -> None:
+    np = pytest.importorskip("numpy")
+    from wattlm._format import format_number
+
+    assert format_number(np.float64(2.0)) == "2.00"  # matplotlib passes numpy ticks

@@ -47,3 +47,44 @@ def test_run_record_round_trip_and_interface_names():
     assert data["devices"][0] == {**data["devices"][0], "name": "gpu:0", "kind": "gpu",
                                   "energy_kwh": 2.0, "provenance": "measured"}
     assert RunRecord.from_dict(data).to_dict() == data
+
+
+def test_a_phase_or_device_has_the_same_names_as_its_run() -> None:
+    from wattlm.units import Energy, Mass, Volume
+
+    fp = Footprint(energy=Energy.exact(7.2e6), emissions=Mass.exact(100.0),
+                   embodied=Mass.exact(10.0), water=Volume.exact(2.0),
+                   assumptions={"pue": {"value": 1.5, "source": "test"}})
+    assert fp.facility_energy.central == pytest.approx(1.08e7)  # x PUE 1.5
+    record = RunRecord(
+        id=7, project="p", started_at="", duration_s=10.0, energy_j=7.2e6,
+        devices=[DeviceEnergy("gpu:0", "gpu", 5.4e6, Provenance.MEASURED)],
+        phases=[PhaseRecord("train", 0.0, 10.0, 1.8e6)], footprint=fp)
+    train = record.part("train")
+    assert train is not None
+    # a quarter of the run's energy: a quarter of every figure
+    assert train.energy.kwh.central == pytest.approx(0.5)
+    assert train.facility_energy.kwh.central == pytest.approx(0.75)
+    assert train.emissions.g.central == pytest.approx(25.0)
+    assert train.embodied.g.central == pytest.approx(2.5)
+    assert train.water.l.central == pytest.approx(0.5)
+    assert record.part("gpu:0").emissions.central == pytest.approx(75.0)  # type: ignore[union-attr]
+    with pytest.raises(InvalidInputError, match="no phase or device 'eval'"):
+        record.part("eval")
+    with pytest.raises(InvalidInputError, match="cannot combine"):
+        _ = fp.energy + fp.emissions  # an energy plus a mass
+
+
+def test_legacy_footprint_dicts_and_positional_ranges_still_read() -> None:
+    old = {"energy_kwh": {"low": 1.0, "central": 2.0, "high": 3.0},
+           "emissions_kg": {"low": 0.1, "central": 0.2, "high": 0.3},
+           "embodied_kg": {"low": 0.0, "central": 0.0, "high": 0.0},
+           "water_l": {"low": 1.0, "central": 1.0, "high": 1.0}, "assumptions": {}}
+    fp = Footprint.from_dict(old)
+    assert fp.energy.central == pytest.approx(7.2e6) and fp.emissions.central == pytest.approx(200)
+    again = Footprint.from_dict(fp.to_dict())
+    assert again.emissions.central == fp.emissions.central  # base units: exact round trip
+    positional = Footprint(Range.exact(2.0), Range.exact(0.2), Range.exact(0.0),
+                           Range.exact(1.0))  # plain Ranges: kWh, kg, kg, L as before
+    assert positional.energy_kwh.central == pytest.approx(2.0)
+    assert positional.emissions.central == pytest.approx(200.0)

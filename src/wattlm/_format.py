@@ -21,12 +21,14 @@ __all__ = [
     "format_count",
     "format_duration",
     "format_energy",
+    "format_length",
     "format_mass",
     "format_number",
     "format_power",
     "format_quantity",
     "format_range",
     "format_volume",
+    "pick_unit",
     "significant",
 ]
 
@@ -40,6 +42,9 @@ _MASS = ((1e-3, "mg"), (1.0, "g"), (1e3, "kg"), (1e6, "t"), (1e9, "kt"), (1e12, 
 _VOLUME = ((1e-3, "mL"), (1.0, "L"), (1e3, "m³"))
 _POWER = ((1e-3, "mW"), (1.0, "W"), (1e3, "kW"), (1e6, "MW"), (1e9, "GW"))
 _DURATION = ((1e-3, "ms"), (1.0, "s"), (60.0, "min"), (3600.0, "h"), (86400.0, "d"))
+_LENGTH = ((1e-6, "µm"), (1e-3, "mm"), (1.0, "m"), (1e3, "km"))
+_FLOP = tuple((10.0 ** (3 * i), f"{p}FLOP") for i, p in enumerate(("", "k", "M", "G", "T", "P",
+                                                                     "E", "Z", "Y")))
 _PLAIN = ((1.0, ""),)
 
 DIMENSIONS: dict[str, tuple[tuple[float, str], ...]] = {
@@ -49,6 +54,8 @@ DIMENSIONS: dict[str, tuple[tuple[float, str], ...]] = {
     "volume": _VOLUME,
     "power": _POWER,
     "duration": _DURATION,
+    "length": _LENGTH,
+    "flop": _FLOP,
     "number": _PLAIN,
 }
 
@@ -68,6 +75,7 @@ def significant(value: float, digits: int = 3) -> str:
     >>> significant(490864), significant(0.00332), significant(12.0)
     ('491,000', '0.00332', '12.0')
     """
+    value = float(value)  # numpy scalars (matplotlib ticks) repr as np.float64(...)
     if not math.isfinite(value):
         return MISSING
     if value == 0:
@@ -89,6 +97,15 @@ def _pick(value: float, scale: tuple[tuple[float, str], ...]) -> tuple[float, st
         if abs(value) >= factor * (1 - 5e-4):
             chosen = (factor, symbol)
     return chosen
+
+
+def pick_unit(largest: float, dimension: str) -> tuple[float, str]:
+    """``(factor, symbol)`` of the unit that prints ``largest`` (internal unit) best.
+
+    For axes and table columns that share one unit: divide every value by ``factor``.
+    """
+    return _pick(largest, DIMENSIONS[dimension]) if largest else DIMENSIONS[dimension][
+        1 if len(DIMENSIONS[dimension]) > 1 else 0]
 
 
 def _join(number: str, symbol: str) -> str:
@@ -148,6 +165,11 @@ def format_power(power_w: float | None, digits: int = 3) -> str:
 def format_duration(duration_s: float | None, digits: int = 3) -> str:
     """Time given in s, printed in ms, s, min, h or d."""
     return format_quantity(duration_s, "duration", digits)
+
+
+def format_length(length_m: float | None, digits: int = 3) -> str:
+    """Length given in m, printed in µm, mm, m or km (``3.32e-06 km`` becomes ``3.32 mm``)."""
+    return format_quantity(length_m, "length", digits)
 
 
 def format_number(value: float | None, digits: int = 3) -> str:

@@ -12,15 +12,28 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from wattlm.errors import InvalidInputError
-from wattlm.units import Provenance, Range, g_to_kg, j_to_kwh
+from wattlm.results import (
+    ESTIMATE_KINDS,
+    Assumption,
+    EstimateResult,
+    Footprint,
+    assumptions_of,
+    estimate_kind,
+)
+from wattlm.units import Energy, Mass, Provenance, Volume, g_to_kg, j_to_kwh
 
 __all__ = [
+    "Assumption",
     "DeviceEnergy",
     "DeviceInfo",
+    "ESTIMATE_KINDS",
+    "EstimateResult",
     "Footprint",
     "PhaseRecord",
     "RunRecord",
     "Sample",
+    "assumptions_of",
+    "estimate_kind",
 ]
 
 DEVICE_KINDS = ("cpu", "gpu", "memory", "psys", "other", "api")
@@ -85,6 +98,14 @@ class DeviceEnergy:
     degraded: bool = False
     model: str | None = None
 
+    def __post_init__(self) -> None:
+        self.peak_power_w = max(self.peak_power_w, self.mean_power_w)  # see RunRecord
+
+    @property
+    def energy(self) -> Energy:
+        """IT energy of this channel (J, with its provenance)."""
+        return Energy.exact(self.energy_j, self.provenance)
+
     @property
     def energy_kwh(self) -> float:
         """Energy in kWh."""
@@ -121,6 +142,11 @@ class PhaseRecord:
     device_energy_j: dict[str, float] = field(default_factory=dict)
 
     @property
+    def energy(self) -> Energy:
+        """IT energy of the phase (J)."""
+        return Energy.exact(self.energy_j)
+
+    @property
     def energy_kwh(self) -> float:
         """Energy in kWh."""
         return j_to_kwh(self.energy_j)
@@ -141,80 +167,16 @@ class PhaseRecord:
         )
 
 
-@dataclass(frozen=True)
-class Footprint:
-    """Energy, operational and embodied emissions and water of a run or an estimate.
-
-    Every figure is a :class:`~wattlm.units.Range` carrying its provenance. ``assumptions``
-    lists what was used (PUE, intensity, its year and source, lifetime, ...), each entry a dict
-    with at least ``value`` and ``source`` and ``provenance``.
-    """
-
-    energy_kwh: Range
-    emissions_kg: Range
-    embodied_kg: Range
-    water_l: Range
-    assumptions: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def total_kg(self) -> Range:
-        """Operational plus embodied emissions."""
-        return self.emissions_kg + self.embodied_kg
-
-    def per_unit(
-        self, *, tokens: float | None = None, requests: float | None = None,
-        samples: float | None = None,
-    ) -> dict[str, Any]:
-        """Software Carbon Intensity (ISO/IEC 21031): ``(E*I + M) / R``.
-
-        Give exactly one functional unit. Tokens are reported per 1,000 tokens; requests and
-        samples per one. Returns ``{"unit", "sci_g", "energy_j", "water_ml"}``, values as Ranges.
-        """
-        given = {k: v for k, v in (("tokens", tokens), ("requests", requests),
-                                   ("samples", samples)) if v is not None}
-        if len(given) != 1:
-            raise InvalidInputError("per_unit needs exactly one of tokens=, requests=, samples=")
-        unit, count = next(iter(given.items()))
-        if count <= 0:
-            raise InvalidInputError(f"per_unit: {unit} must be > 0, got {count!r}")
-        per = count / 1000.0 if unit == "tokens" else count
-        label = "1000 tokens" if unit == "tokens" else unit.rstrip("s")
-        return {
-            "unit": label,
-            "sci_g": self.total_kg * (1000.0 / per),
-            "energy_j": self.energy_kwh * (3.6e6 / per),
-            "water_ml": self.water_l * (1000.0 / per),
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; each Range becomes ``{"low", "central", "high", "provenance"}``."""
-        return {
-            "energy_kwh": self.energy_kwh.to_dict(),
-            "emissions_kg": self.emissions_kg.to_dict(),
-            "embodied_kg": self.embodied_kg.to_dict(),
-            "water_l": self.water_l.to_dict(),
-            "total_kg": self.total_kg.to_dict(),
-            "assumptions": self.assumptions,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Footprint:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            energy_kwh=Range.from_dict(data["energy_kwh"]),
-            emissions_kg=Range.from_dict(data["emissions_kg"]),
-            embodied_kg=Range.from_dict(data["embodied_kg"]),
-            water_l=Range.from_dict(data["water_l"]),
-            assumptions=dict(data.get("assumptions", {})),
-        )
-
-
 @dataclass
 class RunRecord:
     """One measured run, as stored and as printed (``wattlm show``, ``-o FILE``).
 
-    ``emissions_g`` is operational emissions (energy x PUE x intensity), central value;
-    ``footprint`` holds the full accounting when available.
+    Stored fields are floats in base units (``energy_j``, ``emissions_g``, ``duration_s``);
+    ``emissions_g`` is operational emissions (energy x PUE x intensity), central value, and
+    ``footprint`` holds the full accounting when available. The typed views ``energy``,
+    ``facility_energy``, ``emissions``, ``embodied``, ``water`` and ``total`` have the same
+    names and meaning as on :class:`Footprint` and the estimates; a figure that is not known
+    (a run not yet accounted) is None, never 0.
     """
 
     id: int | None
@@ -242,6 +204,75 @@ class RunRecord:
     footprint: Footprint | None = None
     distributed: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The peak over windows that cover the run is at least the run's mean; a sampler peak
+        # below it means windows were left out (too short to trust), so the mean is the best
+        # lower bound of the peak. The one place this is enforced, for every reader.
+        self.peak_power_w = max(self.peak_power_w, self.mean_power_w)
+
+    @property
+    def energy(self) -> Energy:
+        """IT (device) energy, before PUE (J, with the weakest device provenance)."""
+        if self.footprint is not None:
+            return self.footprint.energy
+        return Energy.exact(self.energy_j, self.provenance)
+
+    @property
+    def facility_energy(self) -> Energy:
+        """IT energy x PUE (J)."""
+        if self.footprint is not None:
+            return self.footprint.facility_energy
+        return Energy.of(self.energy * self.pue)
+
+    @property
+    def emissions(self) -> Mass | None:
+        """Operational emissions (g CO2e); None when the run has not been accounted."""
+        if self.footprint is not None:
+            return self.footprint.emissions
+        if self.intensity_g_per_kwh is None:
+            return None
+        return Mass.of(self.energy.kwh * self.pue * self.intensity_g_per_kwh)
+
+    @property
+    def embodied(self) -> Mass | None:
+        """The run's share of manufacturing emissions (g CO2e); None when not accounted."""
+        return self.footprint.embodied if self.footprint is not None else None
+
+    @property
+    def water(self) -> Volume | None:
+        """Water (L); None when not accounted."""
+        return self.footprint.water if self.footprint is not None else None
+
+    @property
+    def total(self) -> Mass | None:
+        """Operational plus embodied emissions (g CO2e); None when not accounted."""
+        return self.footprint.total if self.footprint is not None else None
+
+    def part(self, name: str) -> Footprint | None:
+        """The footprint of one phase or device (by name), as its share of the run's.
+
+        Every figure is the run's scaled by the part's share of the run's energy (exact for a
+        constant intensity; with an intensity series, the run's mean intensity). None when the
+        run has no footprint yet.
+
+        Raises:
+            InvalidInputError: no phase or device has this name.
+        """
+        found = [p.energy_j for p in self.phases if p.name == name] or [
+            d.energy_j for d in self.devices if d.name == name]
+        if not found:
+            known = [p.name for p in self.phases] + [d.name for d in self.devices]
+            raise InvalidInputError(f"run {self.id} has no phase or device {name!r}; it has: "
+                                    f"{', '.join(known) or 'none'}")
+        fp = self.footprint
+        if fp is None:
+            return None
+        share = found[0] / self.energy_j if self.energy_j > 0 else 0.0
+        return Footprint(energy=Energy.exact(found[0], fp.energy.provenance),
+                         emissions=fp.emissions * share, embodied=fp.embodied * share,
+                         water=fp.water * share, assumptions=fp.assumptions,
+                         facility_energy=fp.facility_energy * share)
 
     @property
     def energy_kwh(self) -> float:

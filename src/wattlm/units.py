@@ -9,12 +9,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from wattlm.errors import InvalidInputError
 
 __all__ = [
+    "G_PER_KG",
     "J_PER_KWH",
+    "M_PER_KM",
     "Energy",
     "Mass",
     "Provenance",
@@ -28,6 +30,8 @@ __all__ = [
 ]
 
 J_PER_KWH = 3.6e6
+G_PER_KG = 1000.0
+M_PER_KM = 1000.0
 
 
 def j_to_kwh(energy_j: float) -> float:
@@ -42,12 +46,12 @@ def kwh_to_j(energy_kwh: float) -> float:
 
 def g_to_kg(mass_g: float) -> float:
     """Grams to kilograms."""
-    return mass_g / 1000.0
+    return mass_g / G_PER_KG
 
 
 def kg_to_g(mass_kg: float) -> float:
     """Kilograms to grams."""
-    return mass_kg * 1000.0
+    return mass_kg * G_PER_KG
 
 
 class Provenance(str, Enum):
@@ -115,7 +119,7 @@ class Range:
             object.__setattr__(self, "provenance", Provenance(self.provenance))
 
     @classmethod
-    def exact(cls, value: float, provenance: Provenance | None = None) -> Range:
+    def exact(cls, value: float, provenance: Provenance | None = None) -> Self:
         """A range with no spread."""
         return cls(value, value, value, provenance)
 

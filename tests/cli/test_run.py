@@ -33,7 +33,7 @@ def test_run_passes_exit_code_and_writes_json(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "wattlm: run" in err and "smartphone charges" in err  # equivalents in the summary
     assert main(["show", str(data["id"])]) == 0
-    assert "km of driving" in capsys.readouterr().out
+    assert "of driving an average" in capsys.readouterr().out
 
 
 def test_modelled_cpu_follows_the_child_process_tree(tmp_path):

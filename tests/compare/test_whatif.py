@@ -108,3 +108,28 @@ def test_basis_from_a_json_report_of_an_estimate(tmp_path: Path) -> None:
     (path.parent / "bad.json").write_text("{}", encoding="utf-8")
     with pytest.raises(InvalidInputError, match="not a wattlm JSON report"):
         basis_from_report(str(path.parent / "bad.json"))
+
+
+def test_default_regions_are_the_runs_provider_at_its_published_pue() -> None:
+    from wattlm.carbon.pue import provider_pue
+
+    on_aws = Basis(2.0, 1.14, 400.0, 7200.0, "aws:us-east-1", None, "run 2")
+    result = whatif(on_aws, top=3)
+    assert len(result.scenarios) == 3
+    assert all("(aws:" in s.label for s in result.scenarios)
+    assert any("aws" in n for n in result.notes)
+    for s in result.scenarios:
+        assert s.pue == pytest.approx(provider_pue("aws", s.label.split("aws:")[1].rstrip(")")))
+
+
+def test_a_local_run_is_offered_cloud_regions_not_countries_and_told_which() -> None:
+    """A French job was offered a 0 g/kWh Central African Republic."""
+    result = whatif(BASIS, top=5)  # BASIS: region "PL", not a cloud region
+    assert all(s.label.split("(")[-1].split(":")[0] in ("aws", "gcp", "azure")
+               for s in result.scenarios)
+    assert any("aws, gcp, azure" in n for n in result.notes)
+    gcp = whatif(BASIS, regions="gcp", top=40)
+    # Google's published PUE (fleet 1.10, or the region's own), never 1.0 or the run's 1.2
+    assert all(1.05 <= s.pue <= 1.15 for s in gcp.scenarios)
+    first = gcp.scenarios[0]
+    assert first.emissions_g == pytest.approx(2.0 * first.pue * first.intensity_g_per_kwh)

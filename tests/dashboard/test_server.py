@@ -72,8 +72,8 @@ def test_runs_page_lists_newest_first_and_keeps_the_evil_project_as_text(
     run_links = [link for link in page.links if link.startswith("/runs/")]
     assert run_links == [f"/runs/{stored.plain_id}", f"/runs/{stored.evil_id}"]
     # energy column: 2 kWh and 1.5 kWh; emissions 200 g and 225 g (PUE 1.0 / 1.5 at 100 g/kWh)
-    assert " 2 200 FR " in f" {text} "
-    assert " 1.5 225 FR " in f" {text} "
+    assert " 2.00 kWh 200 g FR " in f" {text} "
+    assert " 1.50 kWh 225 g FR " in f" {text} "
 
 
 def test_project_filter_and_limit(server: DashboardServer, stored: Stored) -> None:
@@ -107,12 +107,12 @@ def test_run_page_has_totals_devices_phases_footprint_warnings_and_chart(
     assert "script" not in page.tags
     text = page.joined
     # totals and footprint: 1.5 kWh IT, 2.25 kWh with PUE 1.5, 225 g operational
-    assert "Energy, IT equipment 1.5 kWh measured" in text
-    assert "Energy incl. facility (PUE 1.5) 2.25 kWh" in text
+    assert "Energy, IT equipment 1.50 kWh measured" in text
+    assert "Energy incl. facility (PUE 1.50) 2.25 kWh" in text
     assert "Operational emissions 225 g CO2e" in text
     # devices with provenance, the evil device name as text
-    assert "gpu0 gpu 1 66.7 %" in text
-    assert f"{EVIL}-cpu cpu 0.5 33.3 %" in text
+    assert "gpu0 gpu 1.00 kWh 66.7 %" in text
+    assert f"{EVIL}-cpu cpu 500 Wh 33.3 %" in text
     assert text.count("measured") >= 3
     # phases, warnings section
     assert "Energy by phase" in text and " train " in text and " eval " in text
@@ -292,3 +292,14 @@ def test_is_loopback() -> None:
     assert is_loopback("[::1]") and is_loopback("127.1.2.3")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
     assert not is_loopback("example.com")
+
+
+def test_a_listing_summary_shows_its_stored_emissions() -> None:
+    """Summaries carry emissions but no footprint: they are not re-accounted."""
+    from wattlm.dashboard.pages import runs_page
+    from wattlm.records import RunRecord
+
+    summary = RunRecord(id=4, project="p", started_at="", duration_s=1.0, energy_j=5.4e6,
+                        region="FR", emissions_g=225.0)
+    page = runs_page([summary], project=None, projects=["p"], location="x", limit=5)
+    assert '<td class="num">225 g</td>' in page

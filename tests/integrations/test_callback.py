@@ -55,13 +55,16 @@ def test_default_sensors_logs_store_and_model_card(tmp_path: Path, model: Any,
     recorder = Recorder()
     trainer = Trainer(model=model, args=make_args(out, eval_strategy="steps", eval_steps=20),
                       train_dataset=dataset, eval_dataset=dataset,
-                      callbacks=[recorder, callback])
+                      callbacks=[recorder])
+    callback.attach(trainer)  # ahead of the reporting callbacks, through the public API
     trainer.train()
 
     record = callback.result
     assert record is not None and record.id is not None
     logged = [h for h in trainer.state.log_history if "energy_kwh" in h]
-    assert len(logged) == len(trainer.state.log_history) == 8 + 2 + 1  # train, eval, summary
+    evals = [h for h in trainer.state.log_history if "eval_loss" in h]
+    assert len(evals) == 2 and not any("energy_kwh" in h for h in evals)  # results stay results
+    assert len(logged) == len(trainer.state.log_history) - 2 == 8 + 1  # train logs, summary
     energies = [h["energy_kwh"] for h in logged]
     assert all(b >= a for a, b in zip(energies, energies[1:])), energies
     assert energies[0] > 0
@@ -87,7 +90,7 @@ def test_default_sensors_logs_store_and_model_card(tmp_path: Path, model: Any,
     assert all(k in logged[-1] for k in PROJECTED)
     assert all(h["power_w"] >= 0 for h in logged)
     # Reporting callbacks that come before wattlm's in the list still see its keys.
-    assert sum("energy_kwh" in r for r in recorder.logs) == len(recorder.logs) == 11
+    assert sum("energy_kwh" in r for r in recorder.logs) == len(recorder.logs) - 2 == 9
     # Model card: emissions in grams, the stored run's operational emissions.
     co2 = read_front_matter(out / "README.md")["co2_eq_emissions"]
     assert co2["emissions"] == pytest.approx(stored.emissions_g, rel=1e-6, abs=1e-6)
@@ -234,11 +237,12 @@ def test_energy_shows_in_the_progress_bar(tmp_path: Path, model: Any, dataset: A
     callback = WattlmCallback(region="FR", sensors=[FakeSensor(power_w=36.0)], warmup_steps=0)
     trainer = Trainer(model=model, args=make_args(tmp_path / "out", max_steps=12,
                                                   logging_steps=4, disable_tqdm=False),
-                      train_dataset=dataset, callbacks=[callback])
+                      train_dataset=dataset)
+    callback.attach(trainer)
     trainer.add_callback(Peek())
     trainer.train()
     assert len(seen) >= 3
-    assert all("energy=" in p and "power=36" in p for p in seen), seen
+    assert all("energy=" in p and "power=36.0 W" in p for p in seen), seen
     assert "total~=" in seen[-1]
 
 
@@ -351,3 +355,29 @@ def test_tracker_of_another_thread_is_not_joined(
     assert "train" in {p.name for p in callback.result.phases}
     record = outer[0].result
     assert record is not None and record.phases == []  # nothing nested into its phase stack
+
+
+def test_co2_block_survives_create_model_card(tmp_path: Path, model: Any, dataset: Any) -> None:
+    """The Trainer rewrites README.md in create_model_card() (push_to_hub calls it)."""
+    out = tmp_path / "out"
+    callback = WattlmCallback(region="FR", sensors=[FakeSensor(power_w=0.01)], save=False)
+    trainer = Trainer(model=model, args=make_args(out, max_steps=6, logging_steps=2,
+                                                  eval_strategy="steps", eval_steps=3),
+                      train_dataset=dataset, eval_dataset=dataset)
+    callback.attach(trainer)
+    trainer.train()
+    trainer.create_model_card(model_name="tiny")
+    text = (out / "README.md").read_text(encoding="utf-8")
+    meta = read_front_matter(out / "README.md")
+    co2 = meta["co2_eq_emissions"]
+    assert callback.result is not None
+    # a tiny figure, written as a plain decimal number the Hub's filter reads
+    assert isinstance(co2["emissions"], float)
+    assert co2["emissions"] == pytest.approx(callback.result.emissions_g, rel=1e-5)
+    assert co2["emissions"] < 1e-3
+    assert "e-" not in text.split("co2_eq_emissions:", 1)[1].split("\n", 2)[1]
+    assert meta["library_name"] == "transformers" and "generated_from_trainer" in meta["tags"]
+    # no wattlm log key became a "result" column of the card
+    for fake in ("Energy Kwh", "Kwh", "Kg", "Power W", "Duration S"):
+        assert f"| {fake} " not in text and f"- {fake}:" not in text
+    assert "Validation Loss" in text

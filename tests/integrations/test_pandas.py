@@ -144,3 +144,61 @@ def test_missing_pandas_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_pat
         runs_frame(str(tmp_path / "x.db"))
     with pytest.raises(MissingExtraError, match="pandas"):
         samples_frame(1, store=str(tmp_path / "x.db"))
+
+
+def test_samples_frame_merges_reads_closer_than_half_an_interval(tmp_path: Path) -> None:
+    """A phase boundary read 0.3 ms after a sample made a 333 W spike on a 100 W device."""
+    db = str(tmp_path / "spike.db")
+    t0 = 1_714_564_800.0
+    with open_store(db) as store:
+        run_id = store.create_run(project="spike", started_at="2024-05-01T12:00:00+00:00",
+                                  devices=[DeviceInfo("cpu", "cpu", Provenance.MODELLED)])
+        # 100 W, but the counter ticks in 0.1 J steps: 0.1 J between reads 0.3 ms apart
+        store.add_samples(run_id, [Sample(t0, (0.0,)), Sample(t0 + 1.0, (100.0,)),
+                                   Sample(t0 + 1.0003, (100.1,)), Sample(t0 + 2.0, (200.0,)),
+                                   Sample(t0 + 3.0, (300.0,))])
+    power = samples_frame(run_id, store=db)["power_w"]["cpu"]
+    assert len(power) == 4  # the read 0.3 ms later is merged into its neighbours
+    assert power.iloc[1:].tolist() == pytest.approx([100.0, 100.0, 100.0], rel=1e-3)
+
+
+def test_a_running_run_has_the_emissions_measured_so_far_and_unknown_is_nan(
+        tmp_path: Path) -> None:
+    from wattlm.carbon.intensity import resolve_region
+
+    db = str(tmp_path / "running.db")
+    t0 = 1_714_564_800.0
+    with open_store(db) as store:
+        running = store.create_run(project="live", started_at="2024-05-01T12:00:00+00:00",
+                                   devices=[DeviceInfo("gpu0", "gpu", Provenance.MEASURED)],
+                                   region="FR")
+        store.add_samples(running, [Sample(t0, (0.0,)), Sample(t0 + 10, (3.6e6,))])
+    frame = runs_frame(db)
+    row = frame.loc[running]
+    assert row["status"] in ("running", "interrupted")
+    # 1 kWh measured so far, at France's annual intensity and PUE 1.0: not 0 g
+    assert row["emissions_g"] == pytest.approx(resolve_region("FR").intensity_g_per_kwh,
+                                               rel=1e-9)
+    from wattlm.integrations.pandas import _row
+    from wattlm.records import RunRecord
+
+    failed = RunRecord(id=9, project="x", started_at="", duration_s=1.0, energy_j=1.0,
+                       region="FR", warnings=["W210: could not account emissions (bug)"])
+    assert pd.isna(_row(failed)["emissions_g"])  # never 0 for "unknown"
+    lost = RunRecord(id=10, project="x", started_at="", duration_s=1.0, energy_j=1.0,
+                     region="not-a-region", status="interrupted")
+    assert pd.isna(_row(lost)["emissions_g"])
+
+
+def test_devices_frame_has_rank_and_node(tmp_path: Path) -> None:
+    from wattlm.integrations.pandas import devices_frame
+
+    db = str(tmp_path / "ranks.db")
+    with wattlm.track(sensors=[FakeSensor("gpu0", readings=[3.6e6])], db=db, region="FR",
+                      interval_s=0.02, distributed=False) as run:
+        time.sleep(0.05)
+    assert run.result is not None and run.result.id is not None
+    frame = devices_frame(run.result.id, store=db)
+    assert list(frame["device"]) == ["gpu0"]
+    assert frame["energy_kwh"].tolist() == pytest.approx([1.0])
+    assert {"node", "rank"} <= set(frame.columns)

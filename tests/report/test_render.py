@@ -76,11 +76,11 @@ def test_the_run_has_the_constructed_numbers(tmp_path: Path) -> None:
 def test_markdown_states_figures_devices_phases_and_sources(tmp_path: Path) -> None:
     record, devices, samples = _run(tmp_path)
     text = render(record, "md", devices=devices, samples=samples)
-    assert "| Energy, IT equipment | 1.5 kWh | measured |" in text
-    assert "| Energy incl. facility (PUE 1.5) | 2.25 kWh |" in text
+    assert "| Energy, IT equipment | 1.50 kWh | measured |" in text
+    assert "| Energy incl. facility (PUE 1.50) | 2.25 kWh |" in text
     assert "| Operational emissions | 225 g CO2e |" in text
-    assert "| gpu0 | gpu | 1 | 66.7 % |" in text   # 1 of 1.5 kWh
-    assert "| cpu-package-0 | cpu | 0.5 | 33.3 % |" in text
+    assert "| gpu0 | gpu | 1.00 kWh | 66.7 % |" in text   # 1 of 1.5 kWh
+    assert "| cpu-package-0 | cpu | 500 Wh | 33.3 % |" in text
     assert "## Energy by phase" in text and "| train |" in text and "| eval |" in text
     assert "## Method" in text and "## Assumptions" in text
     assert "\\<script>" in text  # the project name cannot become raw HTML in Markdown
@@ -136,7 +136,7 @@ def test_disclosure_cites_annex_xi_and_states_known_energy(tmp_path: Path) -> No
     assert "Regulation (EU) 2024/1689" in text and "Article 53(1), point (a)" in text
     assert "Annex XI, Section 1, point 2(e)" in text and "point 2(d)" in text
     assert "known (measured" in text
-    assert "| Energy of the computing equipment | 1.5 kWh | measured |" in text
+    assert "| Energy of the computing equipment | 1.50 kWh | measured |" in text
     assert "## 4. Assumptions and sources" in text and "Provider: ACME" in text
 
 
@@ -223,3 +223,58 @@ def test_power_series_merges_reads_closer_than_half_the_spacing():
     assert name == "gpu:0"
     assert power == [pytest.approx(100.0)] * 3
     assert times == [pytest.approx(0.5), pytest.approx(1.5), pytest.approx(2.5)]
+
+
+def test_an_estimate_report_carries_the_accounting_warnings() -> None:
+    """The CLI printed W201 (no region) and the report said "Warnings: None"."""
+    est = wattlm.estimate_training(model="gpt-3", hardware="V100", devices=10_000)
+    text = render(est, "md")
+    warnings = text.split("## Warnings", 1)[1]
+    assert "W201" in warnings and "None." not in warnings.split("_Generated")[0]
+
+
+def test_no_e_notation_in_human_reports() -> None:
+    import re
+
+    big = wattlm.estimate_training(model="gpt-3", hardware="V100", devices=10_000, region="US")
+    for fmt in ("md", "disclosure"):
+        text = render(big, fmt)
+        assert not re.search(r"\d[eE][+-]?\d", text), fmt
+    # 394 t, not 3.94e+05 kgCO2e: the mass prints in tonnes with a range in one unit
+    assert re.search(r"\d t \(\d[\d.,]*–\d[\d.,]* t\) CO2e", render(big, "md"))
+
+
+def test_a_running_run_is_shown_as_running_with_what_was_measured_so_far() -> None:
+    """The dashboard showed healthy running runs as "degraded / sensor failed / emitted 0 g"."""
+    from wattlm.carbon.intensity import resolve_region
+    from wattlm.records import DeviceEnergy, RunRecord
+    from wattlm.units import Provenance
+
+    record = RunRecord(id=3, project="live", started_at="", duration_s=60.0, energy_j=3.6e6,
+                       devices=[DeviceEnergy("gpu0", "gpu", 3.6e6, Provenance.MEASURED)],
+                       region="FR", status="running", degraded=True,
+                       warnings=["W305: a stored run was never finished"])
+    text = render(record, "md")
+    assert "running: the figures are those of what was measured so far" in text
+    assert "sensor failed" not in text
+    grams = resolve_region("FR").intensity_g_per_kwh  # 1 kWh x PUE 1.0
+    from wattlm._format import format_mass
+
+    assert f"| Operational emissions | {format_mass(grams)} CO2e |" in text
+
+
+def test_a_distributed_run_shows_node_and_rank_per_device_and_energy_by_node() -> None:
+    from wattlm.records import DeviceEnergy, RunRecord
+    from wattlm.units import Provenance
+
+    devices = [DeviceEnergy(f"gpu:{r % 2}", "gpu", 3.6e6 * (r + 1), Provenance.MEASURED,
+                            node=str(r // 2), rank=r) for r in range(4)]
+    record = RunRecord(id=5, project="ddp", started_at="", duration_s=60.0,
+                       energy_j=3.6e6 * 10, devices=devices, region="FR")
+    text = render(record, "md")
+    assert ("| device | kind | energy | share | mean power | peak power | provenance "
+            "| node | rank |") in text
+    assert "| gpu:1 | gpu | 4.00 kWh | 40.0 % |" in text and "| 1 | 3 |" in text
+    # node 0: ranks 0 and 1, 1 + 2 kWh; node 1: 3 + 4 kWh
+    assert "| 0 | 2 | 3.00 kWh | 30.0 % |" in text
+    assert "| 1 | 2 | 7.00 kWh | 70.0 % |" in text

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from wattlm.carbon._tables import parse_float, read_table
 from wattlm.errors import DataError, InvalidInputError
+from wattlm.units import M_PER_KM, kg_to_g
 
 __all__ = ["Equivalent", "equivalents"]
 
@@ -33,9 +34,13 @@ class Equivalent:
                 "source": self.source}
 
     def __str__(self) -> str:
+        from wattlm._format import format_length, format_number
+
+        if self.unit == "km":  # 3.32e-06 km reads as 3.32 mm
+            return f"{format_length(self.value * M_PER_KM)} of {self.label}"
         if self.unit in self.label.split():  # "smartphone charges", "days of electricity ..."
-            return f"{self.value:,.3g} {self.label}"
-        return f"{self.value:,.3g} {self.unit} of {self.label}"
+            return f"{format_number(self.value)} {self.label}"
+        return f"{format_number(self.value)} {self.unit} of {self.label}"
 
 
 def _check(name: str, value: float) -> float:
@@ -54,7 +59,7 @@ def equivalents(emissions_kg: float, energy_kwh: float) -> list[Equivalent]:
     Raises:
         InvalidInputError: a negative or non-finite input.
     """
-    emissions_g = _check("emissions_kg", emissions_kg) * 1000.0
+    emissions_g = kg_to_g(_check("emissions_kg", emissions_kg))
     energy = _check("energy_kwh", energy_kwh)
     out: list[Equivalent] = []
     for row in read_table(_TABLE):

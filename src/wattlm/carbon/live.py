@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from wattlm._format import format_number
 from wattlm.carbon.intensity import GridIntensity
 from wattlm.carbon.series import IntensitySeries
 from wattlm.errors import AccountingWarning, DataError, WattlmError, warn
@@ -178,8 +179,10 @@ def live_intensity(grid: GridIntensity, client: ElectricityMapsClient) -> tuple[
     try:
         value = client.latest(zone)
     except LiveProviderError as e:
-        return grid, [warn(f"{e}; using the annual value {grid.intensity_g_per_kwh:.4g} g/kWh "
-                           f"({grid.source}, {grid.year})", AccountingWarning, "W203")]
+        return grid, [warn(f"{e}; using the annual value "
+                           f"{format_number(grid.intensity_g_per_kwh)} g/kWh "
+                           f"({grid.source}, {grid.year})",
+                           AccountingWarning, "W203")]
     return replace(grid, intensity_g_per_kwh=value, year=None,
                    source=f"{SOURCE}, zone {zone}"), []
 
@@ -194,5 +197,7 @@ def live_series(grid: GridIntensity, client: ElectricityMapsClient) -> tuple[
     try:
         return client.history(zone), []
     except LiveProviderError as e:
-        return None, [warn(f"{e}; using the annual value {grid.intensity_g_per_kwh:.4g} g/kWh "
-                           f"({grid.source}, {grid.year})", AccountingWarning, "W203")]
+        return None, [warn(f"{e}; using the annual value "
+                           f"{format_number(grid.intensity_g_per_kwh)} g/kWh "
+                           f"({grid.source}, {grid.year})",
+                           AccountingWarning, "W203")]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from wattlm._format import format_duration, format_number
 from wattlm.errors import DataError, InvalidInputError
 
 __all__ = ["MAX_STEP_S", "IntensitySeries", "WeightedIntensity", "load_series"]
@@ -117,14 +118,15 @@ class IntensitySeries:
         diffs = [b - a for a, b in zip(times, times[1:], strict=False)]
         step = min(diffs) if diffs else max_step_s
         if step > max_step_s + _TOLERANCE_S:
-            raise DataError(f"{source}: rows are {step:.0f} s apart; the series must be hourly "
-                            f"or finer (<= {max_step_s:.0f} s)")
+            raise DataError(f"{source}: rows are {format_duration(step)} apart; the series "
+                            f"must be hourly or finer (<= {format_duration(max_step_s)})")
         if not allow_gaps:
             for a, d in zip(times, diffs, strict=False):
                 if d > step + _TOLERANCE_S:
-                    raise DataError(f"{source}: gap of {d:.0f} s after Unix time {a:.0f} (rows "
-                                    f"are otherwise {step:.0f} s apart); fill it, or pass "
-                                    "allow_gaps=True to use the fallback intensity there")
+                    raise DataError(f"{source}: gap of {format_duration(d)} after Unix "
+                                    f"time {a:.0f} (rows are otherwise {format_duration(step)} "
+                                    "apart); fill it, or pass allow_gaps=True to use the "
+                                    "fallback intensity there")
         return cls(tuple(times), tuple(g for _, g in parsed), float(step), source)
 
     def value_at(self, time_s: float) -> float | None:
@@ -187,8 +189,8 @@ class IntensitySeries:
         warnings: list[str] = []
         if fraction < 1.0 - 1e-9:
             warnings.append(f"intensity series '{self.source}' covers {fraction:.0%} of the "
-                            f"run's energy; the rest uses {fallback_g_per_kwh:.4g} g/kWh "
-                            f"({fallback_source})")
+                            f"run's energy; the rest uses {format_number(fallback_g_per_kwh)} "
+                            f"g/kWh ({fallback_source})")
         return WeightedIntensity(weighted / total_weight, fraction, warnings)
 
 

@@ -1,4 +1,8 @@
-"""Output helpers shared by commands: ``--format human|json`` and simple tables."""
+"""Output helpers shared by commands: ``--format human|json`` and simple tables.
+
+Numbers for people go through :mod:`wattlm._format`; ``--format json`` keeps full precision in
+base units.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from wattlm._format import format_number  # the one formatter, for callers not yet moved to it
 from wattlm.units import Range
 
 __all__ = ["add_format_option", "emit", "equivalents_line", "format_number", "table",
@@ -47,20 +52,6 @@ def emit(data: Any, fmt: str, human: Callable[[Any], str]) -> None:
         sys.stdout.write(human(data).rstrip("\n") + "\n")
 
 
-def format_number(value: float | None, digits: int = 3) -> str:
-    """Human-friendly number with ``digits`` significant figures ("-" for None)."""
-    if value is None:
-        return "-"
-    if value == 0:
-        return "0"
-    if abs(value) >= 10 ** digits or abs(value) < 1e-3:
-        return f"{value:.{digits}g}"
-    if abs(value) < 1:
-        return f"{value:.{digits}g}"
-    decimals = max(digits - len(str(int(abs(value)))), 0)
-    return f"{value:,.{decimals}f}"
-
-
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain text table with aligned columns."""
     cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in r] for r in rows]
@@ -70,9 +61,15 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def equivalents_line(record: Any) -> str:
-    """A run's operational emissions and facility energy in everyday terms (sources: docs)."""
+def equivalents_line(subject: Any) -> str:
+    """Operational emissions and facility energy of a footprint (or a run) in everyday terms.
+
+    ``subject`` has ``emissions`` (g) and ``facility_energy`` (J) quantities: a
+    :class:`~wattlm.records.Footprint` or a :class:`~wattlm.records.RunRecord`.
+    """
     from wattlm.carbon.equivalents import equivalents
 
-    return " · ".join(str(e) for e in equivalents(record.emissions_kg,
-                                                   record.energy_kwh * record.pue))
+    emissions, energy = subject.emissions, subject.facility_energy
+    if emissions is None:
+        return "–"
+    return " · ".join(str(e) for e in equivalents(emissions.kg.central, energy.kwh.central))

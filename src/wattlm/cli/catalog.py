@@ -29,8 +29,9 @@ def register(subparsers: Any) -> None:
 def _hardware(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from wattlm._format import format_number
     from wattlm.catalog.hardware import get_hardware, list_hardware
-    from wattlm.cli._output import emit, format_number, table
+    from wattlm.cli._output import emit, table
     from wattlm.errors import UnknownNameError
 
     items = list_hardware(args.query)
@@ -64,10 +65,11 @@ def _models(args: argparse.Namespace) -> int:
         get_model(args.query)  # raises UnknownNameError with "did you mean"
         raise UnknownNameError(f"no model matches {args.query!r}; run `wattlm models` to list all")
 
+    from wattlm._format import format_count
+
     def human(_: Any) -> str:
-        rows = [[m.name, m.family, f"{m.params / 1e9:.3g}B",
-                 f"{m.active_params / 1e9:.3g}B",
-                 f"{m.training_tokens / 1e12:.3g}T" if m.training_tokens else "-",
+        rows = [[m.name, m.family, format_count(m.params), format_count(m.active_params),
+                 format_count(m.training_tokens) if m.training_tokens else "-",
                  m.layers, m.hidden_size, m.attention_heads, m.kv_heads, m.context_length,
                  f"{m.experts}x top-{m.experts_per_token}" if m.experts else "-"]
                 for m in items]

@@ -267,7 +267,9 @@ def _human(data: dict[str, Any]) -> str:
 
 
 def _n(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3g}"
+    from wattlm._format import format_number
+
+    return format_number(value)
 
 
 def _handle(args: argparse.Namespace) -> int:

@@ -25,8 +25,10 @@ def register(subparsers: Any) -> None:
 
 
 def _human(rows: list[dict[str, Any]]) -> str:
-    body = [[r["code"], r["name"], f"{r['intensity_g_per_kwh']:.0f}", r["year"],
-             "-" if r["pue"] is None else f"{r['pue']:g}", r["source"]] for r in rows]
+    from wattlm._format import format_number
+
+    body = [[r["code"], r["name"], format_number(r["intensity_g_per_kwh"]), r["year"],
+             format_number(r["pue"]), r["source"]] for r in rows]
     return table(["code", "name", "gCO2e/kWh", "year", "PUE", "source"], body)
 
 

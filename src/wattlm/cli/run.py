@@ -36,6 +36,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--intensity-series", metavar="CSV",
                         help="hourly (or finer) grid intensity, columns timestamp,g_per_kwh; "
                         "energy-weighted over the run")
+    parser.add_argument("--metrics-port", type=int, metavar="PORT",
+                        help="serve Prometheus metrics of the run on 127.0.0.1:PORT "
+                        "(needs wattlm[prometheus])")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the run as JSON to FILE")
     parser.add_argument("--quiet", action="store_true", help="no summary on stderr")
     parser.add_argument("--scope", choices=("tree", "session", "cgroup"), default="tree",
@@ -48,18 +51,18 @@ def register(sub: Any) -> None:
 
 
 def _summary(record: Any) -> str:
-    from wattlm.cli._output import format_number
+    from wattlm._format import format_duration, format_energy, format_mass, format_power
 
+    emissions = record.emissions
     parts = [f"run {record.id if record.id is not None else '(not saved)'}",
-             f"{record.duration_s:.1f} s",
-             f"{format_number(record.energy_kwh * 1000)} Wh",
-             f"{format_number(record.emissions_kg * 1000)} g CO2e"]
+             format_duration(record.duration_s), format_energy(record.energy_j),
+             f"{format_mass(emissions.central if emissions else None)} CO2e"]
     if record.region:
         parts.append(f"region {record.region}")
     lines = ["wattlm: " + " · ".join(parts)]
     for device in record.devices:
-        lines.append(f"  {device.name:<22} {format_number(device.energy_j)} J  "
-                     f"{format_number(device.mean_power_w)} W mean  {device.provenance.value}")
+        lines.append(f"  {device.name:<22} {format_energy(device.energy_j)}  "
+                     f"{format_power(device.mean_power_w)} mean  {device.provenance.value}")
     if record.footprint is not None:
         from wattlm.cli._output import equivalents_line
 
@@ -124,14 +127,23 @@ def handle(args: argparse.Namespace) -> int:
                                 save=False if args.no_save else None,
                                 baseline_s=args.baseline, pue=args.pue,
                                 intensity_series=args.intensity_series)
+    tracker = Tracker(settings)
+    metrics = None
+    if args.metrics_port is not None:
+        from wattlm.integrations.prometheus import serve_metrics
+
+        metrics = serve_metrics(tracker, port=args.metrics_port)
     try:
         resolve_command(command)
-        result = run_command(Tracker(settings), command, scope=args.scope)
+        result = run_command(tracker, command, scope=args.scope)
     except CommandNotFoundError as e:
         from wattlm._secrets import mask_text
 
         print(f"wattlm: {mask_text(str(e))}", file=sys.stderr)
         return e.exit_code
+    finally:
+        if metrics is not None:
+            metrics.stop()
     if output is not None:
         try:
             output.write_text(json.dumps(result.record.to_dict(), indent=2) + "\n")

@@ -24,68 +24,82 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
-def reaccount(record: Any, region: str) -> dict[str, Any]:
+def reaccount(record: Any, region: str, pue: float | None = None) -> dict[str, Any]:
     """Account ``record``'s energy for ``region``; updates the record, returns what it was.
 
-    Calls :func:`wattlm.carbon.accounting.footprint` with the run's energy and duration. The
-    record's region, intensity, PUE, emissions and footprint become the what-if figures.
+    The run goes through the same :class:`~wattlm.carbon.accounting.Accountant` as when it was
+    measured (its energy, duration and catalogue GPUs, so embodied emissions are kept), with
+    ``region``'s grid and PUE (``pue`` when given). The record's region, intensity, PUE,
+    emissions and footprint become the what-if figures.
     """
-    from wattlm.carbon.accounting import footprint
+    from wattlm.carbon.accounting import Accountant, apply_footprint
 
-    stored = {"region": record.region, "emissions_kg": record.emissions_kg,
+    stored = {"region": record.region, "emissions_g": record.emissions_g,
+              "emissions_kg": record.emissions_kg,
               "intensity_g_per_kwh": record.intensity_g_per_kwh, "pue": record.pue}
-    result = footprint(energy_kwh=record.energy_kwh, region=region,
-                       duration_s=record.duration_s)
-    record.footprint = result
-    record.region = region
-    record.emissions_g = result.emissions_kg.central * 1000.0
-    intensity = result.assumptions.get("intensity", {})
-    if isinstance(intensity.get("value"), (int, float)):
-        record.intensity_g_per_kwh = float(intensity["value"])
-        record.region = str(intensity.get("region") or region)
-    pue = result.assumptions.get("pue", {})
-    if isinstance(pue.get("value"), (int, float)):
-        record.pue = float(pue["value"])
+    accountant = Accountant.resolve(region, pue=pue)
+    apply_footprint(record, accountant.account_run(record))
+    record.region = accountant.region or region
     return stored
 
 
-def _range(value: Any, unit: str) -> str:
-    from wattlm.cli._output import format_number
+def _range(value: Any, dimension: str, suffix: str = "") -> str:
+    from wattlm._format import format_range
 
-    text = f"{format_number(value.central)} {unit}"
-    if value.low != value.high:
-        text += f" [{format_number(value.low)}–{format_number(value.high)}]"
+    if value is None:
+        return "–"
+    text = format_range(value, dimension) + suffix
     if value.provenance is not None:
         text += f" ({value.provenance.value})"
     return text
 
 
-def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
-    """Render one run for people."""
-    from wattlm.cli._output import equivalents_line, format_number, table
+def _embodied(fp: Any) -> str:
+    """The embodied share, or why it was not counted (instead of a bare "0 g")."""
+    note = fp.assumptions.get("embodied")
+    source = str(note.get("source") or "") if note is not None else ""
+    if source.startswith("not counted") and fp.embodied.high == 0:
+        return source
+    return _range(fp.embodied, "mass", " CO2e")
 
-    lines = [f"run {record.id} · {record.project} · {record.status}"
-             + (" · degraded" if record.degraded else "")]
+
+def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
+    """Render one run for people (every number through :mod:`wattlm._format`)."""
+    from wattlm._format import (
+        format_duration,
+        format_energy,
+        format_mass,
+        format_number,
+        format_power,
+    )
+    from wattlm.carbon.accounting import emissions_of, footprint_of
+    from wattlm.cli._output import equivalents_line, table
+
+    state = record.status + (" · degraded" if record.degraded else "")
+    if record.status in ("running", "interrupted"):
+        state += " · figures of what was measured so far"
+    lines = [f"run {record.id} · {record.project} · {state}"]
     if record.extra.get("parent_run") is not None:
         lines.append(f"measured inside run {record.extra['parent_run']} (wattlm run), whose "
                      "energy already includes this run's: do not add the two")
     if whatif is not None:
         lines.append(f"what-if: re-accounted for region {record.region} (stored: region "
-                     f"{whatif['region'] or '-'}, {format_number(whatif['emissions_kg'])} kg "
-                     "CO2e)")
+                     f"{whatif['region'] or '-'}, {format_mass(whatif['emissions_g'])} CO2e)")
+    fp = footprint_of(record)
+    emissions = emissions_of(record)
     facts = [
         ("started", record.started_at),
-        ("duration", f"{record.duration_s:.1f} s"),
-        ("energy", f"{format_number(record.energy_kwh)} kWh ({format_number(record.energy_j)} J"
-                   + (f", {record.provenance.value}" if record.provenance else "") + ")"),
+        ("duration", format_duration(record.duration_s)),
+        ("energy", format_energy(record.energy_j)
+         + (f" ({record.provenance.value})" if record.provenance else "")),
     ]
-    if record.net_energy_kwh is not None:
-        facts.append(("net energy", f"{format_number(record.net_energy_kwh)} kWh above "
-                      f"{format_number(record.baseline_power_w)} W idle"))
+    if record.net_energy_j is not None:
+        facts.append(("net energy", f"{format_energy(record.net_energy_j)} above "
+                      f"{format_power(record.baseline_power_w)} idle"))
     facts += [
-        ("power", f"{format_number(record.mean_power_w)} W mean, "
-                  f"{format_number(record.peak_power_w)} W peak"),
-        ("emissions", f"{format_number(record.emissions_kg)} kg CO2e"),
+        ("power", f"{format_power(record.mean_power_w)} mean, "
+                  f"{format_power(record.peak_power_w)} peak"),
+        ("emissions", f"{format_mass(emissions)} CO2e"),
         ("region", f"{record.region or '-'} · intensity "
                    f"{format_number(record.intensity_g_per_kwh)} g/kWh · PUE "
                    f"{format_number(record.pue)}"),
@@ -100,22 +114,22 @@ def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
     lines += [f"  {k.ljust(width)}  {v}" for k, v in facts]
     if record.devices:
         distributed = any(d.node is not None or d.rank is not None for d in record.devices)
-        headers = ["device", "kind", "energy kWh", "mean W", "peak W", "provenance"]
+        headers = ["device", "kind", "energy", "mean power", "peak power", "provenance"]
         if distributed:
             headers += ["node", "rank"]
         rows = []
         for d in record.devices:
             row = [d.name + (" (degraded)" if d.degraded else ""), d.kind,
-                   format_number(d.energy_kwh), format_number(d.mean_power_w),
-                   format_number(d.peak_power_w), d.provenance.value]
+                   format_energy(d.energy_j), format_power(d.mean_power_w),
+                   format_power(d.peak_power_w), d.provenance.value]
             if distributed:
                 row += [d.node, d.rank]
             rows.append(row)
         lines += ["", table(headers, rows)]
     if record.phases:
         lines += ["", table(
-            ["phase", "duration s", "energy kWh"],
-            [(p.name, f"{p.duration_s:.1f}", format_number(p.energy_kwh))
+            ["phase", "duration", "energy"],
+            [(p.name, format_duration(p.duration_s), format_energy(p.energy_j))
              for p in record.phases])]
     if record.distributed:
         lines += ["", "distributed:"]
@@ -129,15 +143,15 @@ def render(record: Any, whatif: dict[str, Any] | None = None) -> str:
             keys = list(dict.fromkeys(k for r in ranks for k in r))
             lines.append(table(keys, [[_cell(r.get(k)) for k in keys] for r in ranks]))
         lines += _job_tables(record.distributed)
-    fp = record.footprint
     if fp is not None:
-        lines += ["", "footprint:",
-                  f"  energy (IT)   {_range(fp.energy_kwh, 'kWh')}",
-                  f"  operational   {_range(fp.emissions_kg, 'kg CO2e')}",
-                  f"  embodied      {_range(fp.embodied_kg, 'kg CO2e')}",
-                  f"  total         {_range(fp.total_kg, 'kg CO2e')}",
-                  f"  water         {_range(fp.water_l, 'L')}"]
-        lines.append(f"  that is       {equivalents_line(record)}")
+        lines += ["", "footprint" + (" (so far)" if record.footprint is None else "") + ":",
+                  f"  energy (IT)   {_range(fp.energy, 'energy')}",
+                  f"  with PUE      {_range(fp.facility_energy, 'energy')}",
+                  f"  operational   {_range(fp.emissions, 'mass', ' CO2e')}",
+                  f"  embodied      {_embodied(fp)}",
+                  f"  total         {_range(fp.total, 'mass', ' CO2e')}",
+                  f"  water         {_range(fp.water, 'volume')}"]
+        lines.append(f"  that is       {equivalents_line(fp)}")
     if record.warnings:
         lines += ["", "warnings:"] + [f"  {w}" for w in record.warnings]
     return "\n".join(lines)
@@ -150,8 +164,10 @@ def _job_summary(info: dict[str, Any]) -> list[str]:
              f"launcher {info.get('launcher', 'unknown')}"]
     gather = info.get("gather")
     if isinstance(gather, dict):
-        lines.append(f"  gathered   {int(gather.get('bytes', 0)):,} bytes to rank 0 in "
-                     f"{float(gather.get('seconds', 0.0)) * 1000:.1f} ms at stop")
+        from wattlm._format import format_count, format_duration
+
+        lines.append(f"  gathered   {format_count(int(gather.get('bytes', 0)))} bytes to rank 0 "
+                     f"in {format_duration(float(gather.get('seconds', 0.0)))} at stop")
     if info.get("peak_power_w_is_upper_bound"):
         lines.append("  peak W     an upper bound: the sum of each rank's own peak")
     lines.append("  rule       each rank measures its GPU(s); one rank per node measures the "
@@ -161,8 +177,8 @@ def _job_summary(info: dict[str, Any]) -> list[str]:
 
 def _job_tables(info: dict[str, Any]) -> list[str]:
     """Per-node and per-rank tables of a distributed run (who measured what)."""
+    from wattlm._format import format_energy
     from wattlm.cli._output import table
-    from wattlm.units import j_to_kwh
 
     lines = []
     if isinstance(info.get("missing_ranks"), list):
@@ -171,15 +187,15 @@ def _job_tables(info: dict[str, Any]) -> list[str]:
     nodes, ranks = info.get("nodes"), info.get("ranks")
     if isinstance(nodes, dict) and nodes:
         lines.append(table(
-            ["node", "host", "energy kWh", "ranks", "shared sensors measured by"],
-            [[name, _cell(n.get("host")), _cell(j_to_kwh(float(n.get("energy_j", 0.0)))),
+            ["node", "host", "energy", "ranks", "shared sensors measured by"],
+            [[name, _cell(n.get("host")), format_energy(float(n.get("energy_j", 0.0))),
               ",".join(str(r) for r in n.get("ranks", [])) or "-",
               _shared_by(n.get("measured_shared_by"))] for name, n in nodes.items()]))
     if isinstance(ranks, dict) and ranks:
         lines.append(table(
-            ["rank", "node", "local rank", "energy kWh", "devices"],
+            ["rank", "node", "local rank", "energy", "devices"],
             [[rank, _cell(r.get("node")), _cell(r.get("local_rank")),
-              _cell(j_to_kwh(float(r.get("energy_j", 0.0)))), ", ".join(r.get("devices", []))]
+              format_energy(float(r.get("energy_j", 0.0))), ", ".join(r.get("devices", []))]
              for rank, r in sorted(ranks.items(), key=lambda item: int(item[0]))]))
     return lines
 
@@ -189,7 +205,7 @@ def _shared_by(rank: Any) -> str:
 
 
 def _cell(value: Any) -> str:
-    from wattlm.cli._output import format_number
+    from wattlm._format import format_number
 
     if isinstance(value, float):
         return format_number(value)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from wattlm.cli._output import add_format_option, emit, format_number, table
+from wattlm._format import format_energy, format_mass, format_number
+from wattlm.cli._output import add_format_option, emit, table
 from wattlm.cli.runs import add_db_option
+from wattlm.units import kwh_to_j
 
 
 def register(subparsers: Any) -> None:
@@ -23,7 +25,8 @@ def register(subparsers: Any) -> None:
                         "`wattlm estimate train ... --report json -o est.json`)")
     add_db_option(parser)
     parser.add_argument("--provider", default=None, choices=("aws", "gcp", "azure"),
-                        help="only this provider's regions (aws, gcp, azure); default all")
+                        help="only this provider's regions (aws, gcp, azure); default: the "
+                        "run's provider, or every provider's cloud regions")
     parser.add_argument("--region", action="append", default=None, metavar="REGION",
                         help="compare with these regions only (repeatable)")
     parser.add_argument("--no-regions", action="store_true", help="skip the region scenarios")
@@ -43,13 +46,13 @@ def register(subparsers: Any) -> None:
 
 def _human(data: dict[str, Any]) -> str:
     basis = data["basis"]
-    head = (f"{basis['label']}: {format_number(basis['energy_kwh'])} kWh x PUE "
-            f"{basis['pue']:g} x {format_number(basis['intensity_g_per_kwh'])} g/kWh = "
-            f"{format_number(data['baseline_emissions_g'])} g CO2e")
-    rows = [[s["kind"], s["label"], format_number(s["emissions_g"]),
-             format_number(s["saving_g"]), f"{s['saving_pct']:.0f} %", s["note"]]
+    head = (f"{basis['label']}: {format_energy(kwh_to_j(basis['energy_kwh']))} x PUE "
+            f"{format_number(basis['pue'])} x {format_number(basis['intensity_g_per_kwh'])} "
+            f"g/kWh = {format_mass(data['baseline_emissions_g'])} CO2e")
+    rows = [[s["kind"], s["label"], format_mass(s["emissions_g"]), format_mass(s["saving_g"]),
+             f"{format_number(s['saving_pct'])} %", s["note"]]
             for s in data["scenarios"]]
-    body = table(["kind", "scenario", "g CO2e", "saving (g)", "saving", "note"], rows)
+    body = table(["kind", "scenario", "CO2e", "saving", "saving %", "note"], rows)
     return "\n".join([head, "", body, *data["notes"]])
 
 
@@ -66,7 +69,7 @@ def _handle(args: argparse.Namespace) -> int:
         subject = basis_from_report(args.run)
     else:
         subject, _, _ = load_run(args.run, args.db)
-    regions: Any = None if args.no_regions else (args.region or args.provider or "all")
+    regions: Any = None if args.no_regions else (args.region or args.provider or "auto")
     result = whatif(subject, regions=regions, top=args.top, series=args.series,
                     hardware=args.hardware, current_hardware=args.current_hardware, pue=args.pue)
     emit(result.to_dict(), args.format, _human)

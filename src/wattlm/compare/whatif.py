@@ -22,8 +22,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from wattlm._format import format_duration, format_number
 from wattlm.errors import InvalidInputError, UnknownNameError
 from wattlm.records import RunRecord
+from wattlm.units import Energy, Mass, kwh_to_j
 
 __all__ = ["Basis", "Scenario", "WhatIfResult", "basis_from_report", "basis_of",
            "hardware_energy_ratio", "whatif"]
@@ -44,7 +46,24 @@ class Basis:
     @property
     def emissions_g(self) -> float:
         """Operational emissions ``E x PUE x I`` (g)."""
-        return self.energy_kwh * self.pue * self.intensity_g_per_kwh
+        from wattlm.carbon.accounting import operational_g
+
+        return operational_g(self.energy_kwh, self.pue, self.intensity_g_per_kwh)
+
+    @property
+    def energy(self) -> Energy:
+        """IT energy (J)."""
+        return Energy.exact(kwh_to_j(self.energy_kwh))
+
+    @property
+    def facility_energy(self) -> Energy:
+        """IT energy x PUE (J)."""
+        return Energy.of(self.energy * self.pue)
+
+    @property
+    def emissions(self) -> Mass:
+        """Operational emissions (g)."""
+        return Mass.exact(self.emissions_g)
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,26 @@ class Scenario:
     saving_g: float
     saving_pct: float
     note: str = ""
+
+    @property
+    def energy(self) -> Energy:
+        """IT energy of the scenario (J)."""
+        return Energy.exact(kwh_to_j(self.energy_kwh))
+
+    @property
+    def facility_energy(self) -> Energy:
+        """IT energy x the scenario's PUE (J)."""
+        return Energy.of(self.energy * self.pue)
+
+    @property
+    def emissions(self) -> Mass:
+        """Operational emissions of the scenario (g)."""
+        return Mass.exact(self.emissions_g)
+
+    @property
+    def saving(self) -> Mass:
+        """Emissions saved against the basis (g; negative when it emits more)."""
+        return Mass(self.saving_g, self.saving_g, self.saving_g)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -90,7 +129,9 @@ class WhatIfResult:
 
 def _scenario(basis: Basis, kind: str, label: str, energy_kwh: float, pue: float,
               intensity: float, note: str = "") -> Scenario:
-    emissions = energy_kwh * pue * intensity
+    from wattlm.carbon.accounting import operational_g
+
+    emissions = operational_g(energy_kwh, pue, intensity)
     saving = basis.emissions_g - emissions
     pct = saving / basis.emissions_g * 100.0 if basis.emissions_g > 0 else 0.0
     return Scenario(kind, label, energy_kwh, pue, intensity, emissions, saving, pct, note)
@@ -201,19 +242,55 @@ def hardware_energy_ratio(current: str, other: str, precision: str = "bf16") -> 
     return new_j_per_flop / cur_j_per_flop
 
 
-def _region_candidates(regions: str | Sequence[str]) -> list[Any]:
+def _region_candidates(regions: str | Sequence[str], basis: Basis) -> tuple[list[Any], str]:
+    """The grids to try, and a note saying which were looked at."""
     from wattlm.carbon.intensity import PROVIDERS, resolve_region, search_regions
 
     if isinstance(regions, str):
         key = regions.strip().lower()
+        if key == "auto":
+            provider = resolve_region(basis.region).provider if basis.region else None
+            if provider is not None:
+                return (search_regions(None, provider=provider),
+                        f"looked at the regions of {provider}, the run's provider")
+            return ([g for p in PROVIDERS for g in search_regions(None, provider=p)],
+                    f"looked at the cloud regions of {', '.join(PROVIDERS)} (the run is not in "
+                    "a cloud region; choose with --provider or --region)")
         if key == "all":
-            return [g for g in search_regions(None) if g.provider or (
-                g.country_iso2 and g.code == g.country_iso2)]
+            return ([g for g in search_regions(None) if g.provider or (
+                g.country_iso2 and g.code == g.country_iso2)],
+                "looked at every country and every cloud region")
         if key in PROVIDERS:
-            return search_regions(None, provider=key)
-        raise InvalidInputError(f"regions must be 'all', a provider ({', '.join(PROVIDERS)}) "
-                                f"or a list of regions, got {regions!r}")
-    return [resolve_region(r) for r in regions]
+            return search_regions(None, provider=key), f"looked at the regions of {key}"
+        raise InvalidInputError(f"regions must be 'auto', 'all', a provider "
+                                f"({', '.join(PROVIDERS)}) or a list of regions, "
+                                f"got {regions!r}")
+    return [resolve_region(r) for r in regions], "looked at the regions given"
+
+
+def _region_scenarios(basis: Basis, regions: str | Sequence[str], top: int,
+                      notes: list[str]) -> list[Scenario]:
+    """The ``top`` lowest-carbon candidates; a cloud region uses its provider's PUE."""
+    candidates, note = _region_candidates(regions, basis)
+    notes.append(note)
+    seen: set[str] = set()
+    scenarios = []
+    for grid in sorted(candidates, key=lambda g: (g.intensity_g_per_kwh * (g.pue or basis.pue),
+                                                   g.code)):
+        if grid.code in seen or grid.code == basis.region:
+            continue
+        seen.add(grid.code)
+        year = f", {grid.year}" if grid.year else ""
+        pue = grid.pue if grid.provider and grid.pue else basis.pue
+        published = grid.provider is not None and grid.pue is not None
+        pue_note = (f"{grid.provider}'s published PUE {format_number(pue)}" if published
+                    else "same PUE")
+        scenarios.append(_scenario(basis, "region", f"{grid.name} ({grid.code})",
+                                   basis.energy_kwh, pue, grid.intensity_g_per_kwh,
+                                   f"annual average{year}; {pue_note}"))
+        if len(seen) >= top:
+            break
+    return scenarios
 
 
 def _best_window(series: Any, duration_s: float) -> tuple[float, float, int]:
@@ -222,8 +299,8 @@ def _best_window(series: Any, duration_s: float) -> tuple[float, float, int]:
     times, values = series.times_s, series.values_g_per_kwh
     if cells > len(values):
         raise InvalidInputError(f"the intensity series covers {len(values)} x "
-                                f"{series.step_s:.0f} s, shorter than the run "
-                                f"({duration_s:.0f} s)")
+                                f"{format_duration(series.step_s)}, shorter than the run "
+                                f"({format_duration(duration_s)})")
     best: tuple[float, float, int] | None = None
     for start in range(len(values) - cells + 1):
         if times[start + cells - 1] - times[start] > (cells - 1) * series.step_s + 1e-6:
@@ -239,7 +316,7 @@ def _best_window(series: Any, duration_s: float) -> tuple[float, float, int]:
 def whatif(
     subject: Any,
     *,
-    regions: str | Sequence[str] | None = "all",
+    regions: str | Sequence[str] | None = "auto",
     top: int = 5,
     series: Any = None,
     hardware: Sequence[str] = (),
@@ -251,8 +328,11 @@ def whatif(
 
     Args:
         subject: a :class:`~wattlm.records.RunRecord`, an estimate, or a :class:`Basis`.
-        regions: ``"all"`` (countries and cloud regions), a provider (``"aws"``, ``"gcp"``,
-            ``"azure"``), a list of regions, or None to skip.
+        regions: ``"auto"`` (the regions of the run's cloud provider, or every provider's
+            cloud regions when the run is not in one: the result's notes say which), ``"all"``
+            (countries and cloud regions), a provider (``"aws"``, ``"gcp"``, ``"azure"``), a
+            list of regions, or None to skip. A cloud region uses its provider's published
+            PUE; a country keeps the run's PUE.
         top: how many of the lowest-carbon regions to list.
         series: a :class:`~wattlm.carbon.series.IntensitySeries` (or a CSV path) of hourly
             intensities; adds the lowest-carbon window as long as the run.
@@ -274,19 +354,7 @@ def whatif(
     result = WhatIfResult(basis)
     scenarios: list[Scenario] = []
     if regions is not None:
-        seen: set[str] = set()
-        candidates = sorted(_region_candidates(regions),
-                            key=lambda g: (g.intensity_g_per_kwh, g.code))
-        for grid in candidates:
-            if grid.code in seen or grid.code == basis.region:
-                continue
-            seen.add(grid.code)
-            year = f", {grid.year}" if grid.year else ""
-            scenarios.append(_scenario(basis, "region", f"{grid.name} ({grid.code})",
-                                       basis.energy_kwh, basis.pue, grid.intensity_g_per_kwh,
-                                       f"annual average{year}; same PUE"))
-            if len(seen) >= top:
-                break
+        scenarios += _region_scenarios(basis, regions, top, result.notes)
     if series is not None:
         if not hasattr(series, "values_g_per_kwh"):
             from wattlm.carbon.series import load_series
@@ -300,7 +368,7 @@ def whatif(
         when = datetime.fromtimestamp(start, tz=timezone.utc).isoformat(timespec="minutes")
         scenarios.append(_scenario(
             basis, "hours", f"start at {when}", basis.energy_kwh, basis.pue, mean,
-            f"lowest mean of {cells} x {series.step_s / 3600:g} h in {series.source}"))
+            f"lowest mean of {cells} x {format_duration(series.step_s)} in {series.source}"))
     if hardware:
         current = current_hardware or basis.hardware
         if current is None:
@@ -313,13 +381,14 @@ def whatif(
             scenarios.append(_scenario(
                 basis, "hardware", name, basis.energy_kwh * ratio, basis.pue,
                 basis.intensity_g_per_kwh,
-                f"energy x {ratio:.3g} (TDP / peak {precision} FLOP/s vs {current})"))
+                f"energy x {format_number(ratio)} (TDP / peak {precision} FLOP/s vs {current})"))
     if pue is not None:
-        scenarios.append(_scenario(basis, "pue", f"PUE {pue:g}", basis.energy_kwh, pue,
-                                   basis.intensity_g_per_kwh, f"from PUE {basis.pue:g}"))
+        scenarios.append(_scenario(basis, "pue", f"PUE {format_number(pue)}", basis.energy_kwh,
+                                   pue, basis.intensity_g_per_kwh,
+                                   f"from PUE {format_number(basis.pue)}"))
     scenarios.sort(key=lambda s: (-s.saving_g, s.kind, s.label))
     result.scenarios = scenarios
-    if not scenarios:
+    if not scenarios and regions is None:
         result.notes.append("no scenario asked for: give regions, series, hardware or pue")
     return result
 

@@ -42,8 +42,10 @@ def nice_ticks(high: float, count: int = 5) -> list[float]:
     return [round(i * step, 12) for i in range(n + 1)]
 
 
-def _label(value: float) -> str:
-    return f"{value:g}" if abs(value) < 1e5 else f"{value:.3g}"
+def _label(value: float, factor: float) -> str:
+    from wattlm._format import format_number
+
+    return format_number(value / factor)
 
 
 def power_svg(devices: Sequence[DeviceInfo], samples: Sequence[Sample]) -> str | None:
@@ -62,8 +64,12 @@ def power_svg(devices: Sequence[DeviceInfo], samples: Sequence[Sample]) -> str |
                                         for i in range(len(times))]))
     t_max = max(max(t) for _, t, _ in series)
     p_max = max(max(p) for _, _, p in series)
+    from wattlm._format import pick_unit
+
     x_ticks = nice_ticks(t_max)
     y_ticks = nice_ticks(p_max)
+    t_factor, t_unit = pick_unit(x_ticks[-1], "duration")
+    p_factor, p_unit = pick_unit(y_ticks[-1], "power")
     plot_w = _WIDTH - _LEFT - _RIGHT
     plot_h = _HEIGHT - _TOP - _BOTTOM
 
@@ -82,19 +88,19 @@ def power_svg(devices: Sequence[DeviceInfo], samples: Sequence[Sample]) -> str |
         parts.append(f'<line class="grid" x1="{_LEFT}" x2="{_WIDTH - _RIGHT}" '
                      f'y1="{y(tick):.1f}" y2="{y(tick):.1f}"/>')
         parts.append(f'<text class="tick" x="{_LEFT - 6}" y="{y(tick) + 4:.1f}" '
-                     f'text-anchor="end">{_label(tick)}</text>')
+                     f'text-anchor="end">{_label(tick, p_factor)}</text>')
     for tick in x_ticks:
         parts.append(f'<text class="tick" x="{x(tick):.1f}" y="{_TOP + plot_h + 16}" '
-                     f'text-anchor="middle">{_label(tick)}</text>')
+                     f'text-anchor="middle">{_label(tick, t_factor)}</text>')
     parts.append(f'<line class="axis" x1="{_LEFT}" x2="{_WIDTH - _RIGHT}" y1="{_TOP + plot_h}" '
                  f'y2="{_TOP + plot_h}"/>')
     parts.append(f'<line class="axis" x1="{_LEFT}" x2="{_LEFT}" y1="{_TOP}" '
                  f'y2="{_TOP + plot_h}"/>')
     parts.append(f'<text class="axis-label" x="{_LEFT + plot_w / 2:.0f}" y="{_HEIGHT - 6}" '
-                 'text-anchor="middle">time since the first sample (s)</text>')
+                 f'text-anchor="middle">time since the first sample ({t_unit})</text>')
     parts.append(f'<text class="axis-label" x="14" y="{_TOP + plot_h / 2:.0f}" '
                  f'text-anchor="middle" transform="rotate(-90 14 {_TOP + plot_h / 2:.0f})">'
-                 "power (W)</text>")
+                 f"power ({p_unit})</text>")
     colours = [_COLOURS[i % len(_COLOURS)] for i in range(len(series))]
     if has_total:
         colours[-1] = _TOTAL_COLOUR

@@ -12,9 +12,11 @@ import secrets
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
+from wattlm._format import format_duration, format_energy, format_mass
+from wattlm.carbon.accounting import emissions_of
 from wattlm.dashboard.chart import power_svg
 from wattlm.records import DeviceInfo, RunRecord, Sample
-from wattlm.report._data import build_report_data, fmt_value
+from wattlm.report._data import build_report_data
 from wattlm.report._sections import Block, build_blocks
 from wattlm.report.html import blocks_to_html
 
@@ -66,21 +68,23 @@ def runs_page(records: Sequence[RunRecord], *, project: str | None, projects: Se
         rows = []
         for r in records:
             project_href = "/?" + urlencode({"project": r.project})
+            grams = emissions_of(r)  # running / interrupted: what was measured so far
+            state = r.status + (" (degraded)" if r.degraded else "")
             rows.append(
                 "<tr>"
                 f'<td><a href="{_run_href(r.id)}">{r.id}</a></td>'
                 f"<td>{html.escape(r.started_at)}</td>"
                 f'<td><a href="{html.escape(project_href, quote=True)}">'
                 f"{html.escape(r.project)}</a></td>"
-                f'<td class="num">{r.duration_s:,.1f}</td>'
-                f'<td class="num">{fmt_value(r.energy_kwh)}</td>'
-                f'<td class="num">{fmt_value(r.emissions_g)}</td>'
+                f'<td class="num">{format_duration(r.duration_s)}</td>'
+                f'<td class="num">{format_energy(r.energy_j)}</td>'
+                f'<td class="num">{format_mass(grams)}</td>'
                 f"<td>{html.escape(r.region or '-')}</td>"
                 f"<td>{html.escape(r.provenance.value if r.provenance else '-')}</td>"
-                f"<td>{html.escape(r.status)}{' (degraded)' if r.degraded else ''}</td>"
+                f"<td>{html.escape(state)}</td>"
                 "</tr>")
         table = ("<table><thead><tr><th>run</th><th>started</th><th>project</th>"
-                 "<th>duration (s)</th><th>energy (kWh)</th><th>emissions (g CO2e)</th>"
+                 "<th>duration</th><th>energy</th><th>emissions (CO2e)</th>"
                  "<th>region</th><th>provenance</th><th>status</th></tr></thead><tbody>"
                  + "".join(rows) + "</tbody></table>")
     body = (f"{_nav()}\n<h1>{heading}</h1>\n<p class=\"note\">Store: {html.escape(location)}. "

@@ -23,7 +23,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from wattlm.report.model_card import TRAINING_TYPES, co2_block, yaml_scalar
+from wattlm.report.model_card import TRAINING_TYPES, co2_block, yaml_number, yaml_scalar
 
 __all__ = ["TRAINING_TYPES", "read_front_matter", "write_co2_metadata"]
 
@@ -62,7 +62,15 @@ def _with_yaml(front: str | None, meta: dict[str, Any]) -> str:
     merged = dict(existing) if isinstance(existing, dict) else {}
     merged.update(meta)
     data["co2_eq_emissions"] = merged
-    dumped: str = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+    class _Dumper(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML ships no types here
+        """Floats in fixed point (the Hub filter reads ``0.00000032``, not ``3.2e-07``)."""
+
+    def _float(dumper: Any, value: float) -> Any:
+        return dumper.represent_scalar("tag:yaml.org,2002:float", yaml_number(value))
+
+    _Dumper.add_representer(float, _float)
+    dumped: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
     return dumped
 
 

@@ -1,7 +1,9 @@
 """The run store as pandas DataFrames (``pip install 'wattlm[pandas]'``).
 
 ``runs_frame()`` has one row per run with the interface columns (``energy_kwh``,
-``emissions_kg``, ...); ``samples_frame(run_id)`` has the stored samples of one run, indexed
+``emissions_kg``, ...; unknown figures are NaN, never 0; a running or interrupted run shows the
+emissions of what was measured so far); ``devices_frame(run_id)`` one row per device with its
+node and rank; ``samples_frame(run_id)`` has the stored samples of one run, indexed
 by time, with each device's cumulative energy (J) and its power (W) over the interval that ends
 at that sample. pandas is imported only when one of them is called.
 """
@@ -19,15 +21,20 @@ from wattlm.errors import InvalidInputError, MissingExtraError
 from wattlm.records import DeviceInfo, RunRecord
 from wattlm.store import Store, open_store
 
-__all__ = ["RUN_COLUMNS", "device_labels", "runs_frame", "samples_frame"]
+__all__ = ["DEVICE_COLUMNS", "RUN_COLUMNS", "device_labels", "devices_frame", "runs_frame",
+           "samples_frame"]
 
 #: columns of :func:`runs_frame`, in order (the index is ``id``)
 RUN_COLUMNS = (
     "project", "started_at", "duration_s", "status", "energy_j", "energy_kwh",
     "net_energy_kwh", "emissions_g", "emissions_kg", "embodied_kg", "total_kg", "water_l",
     "region", "intensity_g_per_kwh", "pue", "mean_power_w", "peak_power_w", "provenance",
-    "degraded", "n_devices", "n_warnings", "host", "exit_code",
+    "degraded", "n_devices", "n_warnings", "host", "exit_code", "n_ranks", "n_nodes",
 )
+
+#: columns of :func:`devices_frame`, in order
+DEVICE_COLUMNS = ("device", "kind", "model", "node", "rank", "energy_j", "energy_kwh",
+                  "mean_power_w", "peak_power_w", "provenance", "degraded")
 
 StoreLike = Store | str | os.PathLike[str] | None
 
@@ -52,18 +59,27 @@ def _opened(store: StoreLike) -> Iterator[Store]:
         opened.close()
 
 
+def _central(value: Any) -> float:
+    return math.nan if value is None else float(value.central)
+
+
 def _row(record: RunRecord) -> dict[str, Any]:
-    fp = record.footprint
+    from wattlm.carbon.accounting import emissions_of, footprint_of
+    from wattlm.units import g_to_kg
+
+    fp = footprint_of(record)  # a running or interrupted run: what was measured so far
+    grams = emissions_of(record)
+    emissions_g = math.nan if grams is None else grams
     return {
         "id": record.id, "project": record.project, "started_at": record.started_at,
         "duration_s": record.duration_s, "status": record.status,
         "energy_j": record.energy_j, "energy_kwh": record.energy_kwh,
         "net_energy_kwh": record.net_energy_kwh if record.net_energy_kwh is not None
         else math.nan,
-        "emissions_g": record.emissions_g, "emissions_kg": record.emissions_kg,
-        "embodied_kg": fp.embodied_kg.central if fp else math.nan,
-        "total_kg": fp.total_kg.central if fp else math.nan,
-        "water_l": fp.water_l.central if fp else math.nan,
+        "emissions_g": emissions_g, "emissions_kg": g_to_kg(emissions_g),
+        "embodied_kg": _central(fp.embodied_kg) if fp else math.nan,
+        "total_kg": _central(fp.total_kg) if fp else math.nan,
+        "water_l": _central(fp.water_l) if fp else math.nan,
         "region": record.region,
         "intensity_g_per_kwh": record.intensity_g_per_kwh
         if record.intensity_g_per_kwh is not None else math.nan,
@@ -73,6 +89,8 @@ def _row(record: RunRecord) -> dict[str, Any]:
         "degraded": record.degraded, "n_devices": len(record.devices),
         "n_warnings": len(record.warnings), "host": record.host,
         "exit_code": record.exit_code,
+        "n_ranks": len({d.rank for d in record.devices if d.rank is not None}) or math.nan,
+        "n_nodes": len({d.node for d in record.devices if d.node is not None}) or math.nan,
     }
 
 
@@ -110,6 +128,28 @@ def runs_frame(store: StoreLike = None, project: str | None = None,
     return frame.set_index("id")
 
 
+def devices_frame(run_id: int, store: StoreLike = None) -> Any:
+    """One row per device of a run, with its node and rank in a distributed run.
+
+    Columns :data:`DEVICE_COLUMNS`; ``node``/``rank`` are None outside a distributed run.
+    Group by ``node`` or ``rank`` for per-node or per-rank totals.
+
+    Raises:
+        MissingExtraError: pandas is not installed.
+        UnknownNameError: no run has this id.
+    """
+    pd = _pandas()
+    if isinstance(run_id, bool) or not isinstance(run_id, int):
+        raise InvalidInputError(f"run_id must be a whole number, got {run_id!r}")
+    with _opened(store) as opened:
+        record = opened.get_run(run_id)
+    rows = [(d.name, d.kind, d.model, d.node, d.rank, d.energy_j, d.energy_kwh, d.mean_power_w,
+             d.peak_power_w, d.provenance.value, d.degraded) for d in record.devices]
+    frame = pd.DataFrame(rows, columns=DEVICE_COLUMNS)
+    frame["rank"] = frame["rank"].astype("Int64")
+    return frame
+
+
 def device_labels(devices: Sequence[DeviceInfo]) -> list[str]:
     """Unique column labels for devices: the name, ``node/name`` in multi-node runs, ``#2``...
 
@@ -135,7 +175,9 @@ def samples_frame(run_id: int, store: StoreLike = None) -> Any:
     device's cumulative energy (J) since the run started, ``frame["power_w"]`` its mean power
     (W) over the interval that ends at that sample, ``ΔE / Δt`` (NaN on the first row). The
     index ``time`` holds UTC timestamps. Samples of a finished run may be downsampled
-    (cumulative counters keep the totals exact).
+    (cumulative counters keep the totals exact). Reads closer than half the median interval to
+    the previous one are merged, as in the plots, so a phase boundary read 0.3 ms after a
+    sample does not show as a power spike.
 
     Args:
         run_id: the run's id (``wattlm runs``).
@@ -148,8 +190,11 @@ def samples_frame(run_id: int, store: StoreLike = None) -> Any:
     pd = _pandas()
     if isinstance(run_id, bool) or not isinstance(run_id, int):
         raise InvalidInputError(f"run_id must be a whole number, got {run_id!r}")
+    from wattlm.report.plots import spaced_samples
+
     with _opened(store) as opened:
         devices, samples = opened.samples(run_id)
+    samples = spaced_samples(sorted(samples, key=lambda s: s.time_s))
     labels = device_labels(devices)
     times_s = [s.time_s for s in samples]
     energy = {label: [s.energy_j[i] for s in samples] for i, label in enumerate(labels)}

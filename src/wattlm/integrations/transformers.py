@@ -2,7 +2,8 @@
 
 One line in a Trainer::
 
-    trainer = Trainer(..., callbacks=[WattlmCallback(region="FR")])
+    trainer = Trainer(...)
+    WattlmCallback(region="FR").attach(trainer)   # or Trainer(..., callbacks=[WattlmCallback()])
 
 adds ``energy_kwh``, ``emissions_kg``, ``power_w`` and, after the first part of training, a
 projection of the whole run (``projected_energy_kwh``, ``projected_emissions_kg`` and
@@ -11,18 +12,22 @@ bar and whatever ``report_to`` names; at the end the run is saved to the wattlm 
 model card in ``output_dir`` gets ``co2_eq_emissions`` (grams). :func:`measure_inference`
 measures a pipeline or a model with its tokenizer.
 
-Training never fails because of wattlm: problems after the constructor become warnings
-(``W450`` not measured, ``W451`` cannot project, ``W452`` model card not written).
+``attach(trainer)`` puts the callback ahead of the Trainer's reporting integrations (through the
+public ``add_callback``/``pop_callback``), so they log its keys, and keeps ``co2_eq_emissions``
+in the card ``trainer.create_model_card()`` and ``push_to_hub()`` write. Evaluation logs get no
+wattlm keys (they would become fake result columns in the card).
+
+Training never fails because of wattlm: problems after the constructor become warnings recorded
+on the run (``W450`` not measured, ``W451`` cannot project, ``W452`` model card not written,
+``W461`` a phase could not open or close, ``W462`` the tracker could not stop after an error).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from wattlm.errors import InvalidInputError, MeasurementWarning, MissingExtraError, warn
@@ -32,13 +37,15 @@ try:
 except ImportError as _error:  # pragma: no cover - exercised in a subprocess test
     raise MissingExtraError("transformers", "hf", "the Hugging Face integration") from _error
 
+from wattlm._format import format_energy, format_power
+from wattlm.carbon.accounting import Accountant
 from wattlm.integrations.hf_inference import InferenceReport, measure_inference
 from wattlm.integrations.model_card import TRAINING_TYPES, write_co2_metadata
 from wattlm.integrations.projection import MIN_POINTS, Projection, StepProjector
 from wattlm.records import RunRecord
 from wattlm.sensors.base import Sensor
 from wattlm.tracking.tracker import Tracker, active_tracker, track
-from wattlm.units import J_PER_KWH, Provenance
+from wattlm.units import Provenance, g_to_kg, j_to_kwh, kwh_to_j
 
 __all__ = ["InferenceReport", "Projection", "WattlmCallback", "measure_inference",
            "measures_node_devices"]
@@ -147,53 +154,71 @@ class WattlmCallback(TrainerCallback):
         self._base_j = 0.0
         self._base_s = 0.0
         self._last_log: tuple[float, float] | None = None
-        self._g_per_j = 0.0
+        self._accountant: Accountant | None = None
+        self._start_time_s = 0.0
         self._phases_open = 0
         self._in_eval = False
-        self._callbacks: list[Any] = []  # the Trainer's callbacks, when found
+        self._callbacks: list[Any] = []  # the Trainer's callbacks, after attach()
+        self.warnings: list[str] = []
         self._other_thread = False  # joined a tracker that another thread started
 
-    # -- ordering --------------------------------------------------------------------------
-    def _promote(self) -> None:
-        """Run right after ``DefaultFlowCallback`` so reporting callbacks see our log keys.
+    # -- ordering and the model card -------------------------------------------------------
+    def attach(self, trainer: Any) -> WattlmCallback:
+        """Add this callback to ``trainer`` so that every reporting callback sees its keys.
 
-        The Trainer calls user callbacks after the reporting integrations (TensorBoard, W&B,
-        ...), which would log before wattlm adds its keys. The callback handler is the caller
-        of this event; if it is found, this callback moves itself forward in its list.
+        A callback adds keys to the logs of the callbacks that come *after* it, and the Trainer
+        puts its own reporting integrations (``report_to``: TensorBoard, W&B...) and progress
+        bar before the callbacks given to it. ``attach`` uses the Trainer's public
+        ``add_callback``/``pop_callback`` to put this callback right after
+        ``DefaultFlowCallback`` and the others after it, in their order. It also wraps
+        ``trainer.create_model_card`` (called by ``push_to_hub``) so the card it writes keeps
+        ``co2_eq_emissions``. Without ``attach``, list this callback first in ``callbacks=``.
+
+        Returns:
+            This callback.
         """
-        try:
-            frame: FrameType | None = sys._getframe(1)
-            for _ in range(6):
-                if frame is None:
-                    return
-                handler = frame.f_locals.get("self")
-                callbacks = getattr(handler, "callbacks", None)
-                if (type(handler).__name__ == "CallbackHandler" and isinstance(callbacks, list)
-                        and any(c is self for c in callbacks)):
-                    index = next(i for i, c in enumerate(callbacks) if c is self)
-                    target = 0
-                    for i, c in enumerate(callbacks):
-                        if type(c).__name__ == "DefaultFlowCallback":
-                            target = i + 1
-                    if index > target:
-                        callbacks.pop(index)
-                        callbacks.insert(target, self)
-                    self._callbacks = callbacks
-                    return
-                frame = frame.f_back
-        except Exception:  # noqa: BLE001, S110 - ordering is a nicety, never a failure
-            return
+        from transformers.trainer_callback import DefaultFlowCallback
 
-    def on_init_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Move ahead of the reporting callbacks."""
-        self._promote()
+        handler = trainer.callback_handler
+        if not any(c is self for c in handler.callbacks):
+            trainer.add_callback(self)
+        for callback in list(handler.callbacks):
+            if callback is not self and not isinstance(callback, DefaultFlowCallback):
+                trainer.pop_callback(callback)
+                trainer.add_callback(callback)
+        self._callbacks = handler.callbacks
+        original = trainer.create_model_card
+
+        def create_model_card(*args: Any, **kwargs: Any) -> Any:
+            result = original(*args, **kwargs)
+            if self.model_card and self._measured():
+                self._write_card(getattr(trainer.args, "output_dir", None))
+            return result
+
+        create_model_card.__doc__ = original.__doc__
+        trainer.create_model_card = create_model_card
+        return self
+
+    def _measured(self) -> bool:
+        return self.result is not None or self.energy_j > 0
+
+    def _note(self, code: str, message: str) -> str:
+        """Warn with ``code`` and record it on the run (tracker and result)."""
+        text = warn(message, MeasurementWarning, code)
+        if text not in self.warnings:
+            self.warnings.append(text)
+        tracker = self.tracker
+        if tracker is not None and tracker.running and self._owns:
+            tracker.add_warning(text)
+        elif self.result is not None and text not in self.result.warnings:
+            self.result.warnings.append(text)
+        return text
 
     # -- training --------------------------------------------------------------------------
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Start (or join) the tracker and the projector."""
         if self._active:
             return  # the same callback registered twice: ignore the repeated event
-        self._promote()
         measures, why = measures_node_devices()
         if not measures:
             self.not_measuring = why
@@ -202,12 +227,13 @@ class WattlmCallback(TrainerCallback):
             self._start(state)
         except Exception as e:  # noqa: BLE001 - training never fails because of wattlm
             self.not_measuring = str(e)
-            warn(f"wattlm could not measure this training run ({e}); training goes on",
-                 MeasurementWarning, "W450")
+            self._note("W450", f"wattlm could not measure this training run ({e}); training "
+                       "goes on")
             self._active = False
 
     def _start(self, state: Any) -> None:
         self.result, self.projection, self.projections = None, None, []
+        self.warnings = []
         self.projection_note, self.not_measuring, self.model_card_path = None, None, None
         self._phases_open, self._in_eval, self._last_log = 0, False, None
         existing = active_tracker()
@@ -227,10 +253,11 @@ class WattlmCallback(TrainerCallback):
             self._owns = True
         self.tracker = tracker
         self._active = True
-        self._g_per_j = self._grams_per_joule(tracker)
+        self._accountant = self._accountant_of(tracker)
         first = tracker.read()
         self._base_j = 0.0 if self._owns else sum(first.energy_j)
         self._base_s = 0.0 if self._owns else tracker.elapsed_s(first)
+        self._start_time_s = first.time_s - tracker.elapsed_s(first) + self._base_s
         self._begin_phase("train")
         if self._other_thread:
             self._cannot_project(
@@ -255,20 +282,23 @@ class WattlmCallback(TrainerCallback):
                 f"warmup_steps={self.warmup_steps} + {MIN_POINTS} measured steps")
             self._projector = None
 
-    def _grams_per_joule(self, tracker: Tracker) -> float:
-        """Operational grams CO2e per joule: intensity x PUE, as the tracker's settings say."""
+    def _accountant_of(self, tracker: Tracker) -> Accountant:
+        """The run's accountant: the same intensity (series, live) and PUE as the stored run."""
         from wattlm.carbon.intensity import resolve_region
 
-        settings = tracker.settings
-        self._grid = resolve_region(settings.region)
-        intensity = (settings.intensity_g_per_kwh if settings.intensity_g_per_kwh is not None
-                     else self._grid.intensity_g_per_kwh)
-        pue = settings.pue if settings.pue is not None else (self._grid.pue or 1.0)
-        return float(intensity) * float(pue) / J_PER_KWH
+        self._grid = resolve_region(tracker.settings.region)
+        return Accountant.from_settings(tracker.settings)
+
+    def _grams(self, energy_j: float) -> float:
+        """Operational grams CO2e of ``energy_j`` since training began, from the accountant."""
+        if self._accountant is None or self.tracker is None:
+            return 0.0
+        now_s = self._start_time_s + self.tracker.elapsed_s() - self._base_s
+        return self._accountant.emissions_so_far_g(energy_j, self._start_time_s, now_s)
 
     def _cannot_project(self, reason: str) -> None:
         self.projection_note = f"cannot project this run's total: {reason}"
-        warn(self.projection_note, MeasurementWarning, "W451")
+        self._note("W451", self.projection_note)
 
     def _begin_phase(self, name: str) -> None:
         tracker = self.tracker
@@ -277,16 +307,18 @@ class WattlmCallback(TrainerCallback):
         try:
             tracker.begin_phase(name)
             self._phases_open += 1
-        except Exception:  # noqa: BLE001, S110 - a phase is a detail; the totals still count
-            return
+        except Exception as e:  # noqa: BLE001 - a phase is a detail; the totals still count
+            self._note("W461", f"could not open the {name!r} phase ({e!r}); the run's totals "
+                       "still count")
 
     def _end_phase(self) -> None:
         if self.tracker is not None and self._phases_open > 0:
             self._phases_open -= 1
             try:
                 self.tracker.end_phase()
-            except Exception:  # noqa: BLE001, S110
-                return
+            except Exception as e:  # noqa: BLE001 - the run's totals still count
+                self._note("W461", f"could not close a phase ({e!r}); the run's totals still "
+                           "count")
 
     def _energy_now(self) -> tuple[float, float]:
         """(J since training began, s since training began)."""
@@ -346,11 +378,13 @@ class WattlmCallback(TrainerCallback):
             if "train_runtime" in logs and self._owns:
                 self._finish()  # the run's summary log carries the stored totals exactly
             values = self.metrics()
+            self._show_in_progress_bar(values)
+            if any(str(k).startswith("eval_") for k in logs):
+                return  # evaluation results stay results: the model card tabulates them
             logs.update(values)
             history = getattr(state, "log_history", None)
             if history and history[-1].get("step") == state.global_step:
                 history[-1].update(values)
-            self._show_in_progress_bar(values)
         except Exception as e:  # noqa: BLE001
             self._fail(e)
 
@@ -359,10 +393,10 @@ class WattlmCallback(TrainerCallback):
         for callback in self._callbacks:
             bar = getattr(callback, "training_bar", None)
             if type(callback).__name__ == "ProgressCallback" and bar is not None:
-                postfix = {"energy": f"{values['energy_kwh'] * 1000:.3g} Wh",
-                           "power": f"{values['power_w']:.3g} W"}
+                postfix = {"energy": format_energy(kwh_to_j(values["energy_kwh"])),
+                           "power": format_power(values["power_w"])}
                 if "projected_energy_kwh" in values:
-                    postfix["total~"] = f"{values['projected_energy_kwh'] * 1000:.3g} Wh"
+                    postfix["total~"] = format_energy(kwh_to_j(values["projected_energy_kwh"]))
                 bar.set_postfix(postfix, refresh=False)
 
     def metrics(self) -> dict[str, float]:
@@ -370,7 +404,7 @@ class WattlmCallback(TrainerCallback):
         tracker = self.tracker
         if tracker is not None and tracker.running:
             energy_j, elapsed_s = self._energy_now()
-            self.energy_j, self.emissions_g = energy_j, energy_j * self._g_per_j
+            self.energy_j, self.emissions_g = energy_j, self._grams(energy_j)
         else:
             elapsed_s = self.result.duration_s if self.result is not None else 0.0
         # Power since the last log, but over at least half a sampling interval: logs a few ms
@@ -381,18 +415,19 @@ class WattlmCallback(TrainerCallback):
         min_span = 0.5 * (tracker.settings.interval_s if tracker is not None else 1.0)
         if span >= min_span:
             self._last_log = (self.energy_j, elapsed_s)
-        out = {"energy_kwh": self.energy_j / J_PER_KWH,
-               "emissions_kg": self.emissions_g / 1000.0, "power_w": power_w}
+        out = {"energy_kwh": j_to_kwh(self.energy_j),
+               "emissions_kg": g_to_kg(self.emissions_g), "power_w": power_w}
         projection = self.projection
         if projection is not None:
             energy = projection.energy_j
+            grams = self._grams
             out.update({
-                "projected_energy_kwh": energy.central / J_PER_KWH,
-                "projected_energy_kwh_low": energy.low / J_PER_KWH,
-                "projected_energy_kwh_high": energy.high / J_PER_KWH,
-                "projected_emissions_kg": energy.central * self._g_per_j / 1000.0,
-                "projected_emissions_kg_low": energy.low * self._g_per_j / 1000.0,
-                "projected_emissions_kg_high": energy.high * self._g_per_j / 1000.0,
+                "projected_energy_kwh": j_to_kwh(energy.central),
+                "projected_energy_kwh_low": j_to_kwh(energy.low),
+                "projected_energy_kwh_high": j_to_kwh(energy.high),
+                "projected_emissions_kg": g_to_kg(grams(energy.central)),
+                "projected_emissions_kg_low": g_to_kg(grams(energy.low)),
+                "projected_emissions_kg_high": g_to_kg(grams(energy.high)),
                 "projected_duration_s": projection.duration_s.central,
                 "projected_duration_s_low": projection.duration_s.low,
                 "projected_duration_s_high": projection.duration_s.high,
@@ -412,9 +447,9 @@ class WattlmCallback(TrainerCallback):
             self.result = record
             self.energy_j = record.energy_j
             self.emissions_g = (record.emissions_g if record.footprint is not None
-                                else record.energy_j * self._g_per_j)
+                                else self._grams(record.energy_j))
         else:
-            self.energy_j, self.emissions_g = energy_j, energy_j * self._g_per_j
+            self.energy_j, self.emissions_g = energy_j, self._grams(energy_j)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Stop measuring, save the run, write the model card."""
@@ -438,9 +473,9 @@ class WattlmCallback(TrainerCallback):
                 output_dir, self.emissions_g, training_type=self.training_type,
                 geographical_location=self.geographical_location or self._location(),
                 hardware_used=self.hardware_used or self._hardware())
-        except Exception as e:  # noqa: BLE001
-            warn(f"could not write co2_eq_emissions to the model card in {output_dir} ({e})",
-                 MeasurementWarning, "W452")
+        except Exception as e:  # noqa: BLE001 - training never fails because of wattlm
+            self._note("W452", f"could not write co2_eq_emissions to the model card in "
+                       f"{output_dir} ({e})")
 
     def _location(self) -> str | None:
         region = self.result.region if self.result is not None else self._grid.code
@@ -461,12 +496,13 @@ class WattlmCallback(TrainerCallback):
 
     def _fail(self, error: BaseException) -> None:
         """Stop measuring after an unexpected error, without failing training."""
-        warn(f"wattlm stopped measuring this training run ({error!r}); training goes on",
-             MeasurementWarning, "W450")
+        self._note("W450", f"wattlm stopped measuring this training run ({error!r}); "
+                   "training goes on")
         self._active = False
         tracker = self.tracker
         if self._owns and tracker is not None and tracker.running:
             try:
                 self.result = tracker.stop(status="failed")
-            except Exception:  # noqa: BLE001, S110
-                pass
+            except Exception as e:  # noqa: BLE001 - training goes on
+                self._note("W462", f"could not stop the tracker after an error ({e!r}); the "
+                           "run is not stored")

@@ -8,16 +8,31 @@ provenance labels say which one it is. Internal units: J, s, W, g, L; kWh only f
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from wattlm._format import (
+    format_duration,
+    format_energy,
+    format_power,
+    format_quantity,
+    format_range,
+)
 from wattlm.errors import InvalidInputError, WattlmError
-from wattlm.records import DeviceInfo, RunRecord, Sample
-from wattlm.units import Provenance, Range, j_to_kwh
+from wattlm.records import (
+    Assumption,
+    DeviceInfo,
+    EstimateResult,
+    Footprint,
+    RunRecord,
+    Sample,
+    estimate_kind,
+)
+from wattlm.units import Provenance, Range, g_to_kg, j_to_kwh
 
-__all__ = ["UNITS", "EquivalentRow", "ReportData", "build_report_data", "check_units",
-           "fmt_range", "fmt_value"]
+__all__ = ["UNITS", "EquivalentRow", "ReportData", "build_report_data", "check_units"]
 
 UNITS = ("tokens", "requests", "samples")
 """Functional units of the SCI table (``render(..., tokens=N)``, ``wattlm report --tokens N``)."""
@@ -43,7 +58,7 @@ class ReportData:
         title: heading (the project or model name; user-supplied, escape before HTML).
         energy_kwh: IT energy (devices), before PUE.
         facility_energy_kwh: energy x PUE.
-        emissions_g: operational emissions (energy x PUE x intensity).
+        emissions_g: operational emissions (energy x PUE x intensity); None when unknown.
         embodied_g: the run's share of manufacturing emissions (None when not accounted).
         water_l: water (None when not accounted).
         components: ``(name, kWh)`` energy by component of an estimate (accelerators, host,
@@ -56,7 +71,7 @@ class ReportData:
     created_at: str
     energy_kwh: Range
     facility_energy_kwh: Range
-    emissions_g: Range
+    emissions_g: Range | None
     embodied_g: Range | None
     water_l: Range | None
     pue: float | None
@@ -81,8 +96,10 @@ class ReportData:
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def total_g(self) -> Range:
-        """Operational plus embodied emissions."""
+    def total_g(self) -> Range | None:
+        """Operational plus embodied emissions (None when the operational part is unknown)."""
+        if self.emissions_g is None:
+            return None
         return self.emissions_g + self.embodied_g if self.embodied_g else self.emissions_g
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,32 +130,9 @@ class ReportData:
         }
 
 
-def fmt_value(value: float | None, digits: int = 3) -> str:
-    """A number with ``digits`` significant figures and thousands separators ("-" for None)."""
-    if value is None:
-        return "-"
-    if value == 0:
-        return "0"
-    if abs(value) >= 1e6 or abs(value) < 1e-3:
-        return f"{value:.{digits}g}"
-    text = f"{value:,.{digits}g}" if abs(value) < 10 ** digits else f"{value:,.0f}"
-    return text
-
-
-def fmt_range(value: Range | None, unit: str = "", digits: int = 3) -> str:
-    """``central unit`` or ``central unit (low–high)`` when the range has a spread."""
-    if value is None:
-        return "-"
-    suffix = f" {unit}" if unit else ""
-    central = fmt_value(value.central, digits)
-    if value.low == value.high:
-        return f"{central}{suffix}"
-    return f"{central}{suffix} ({fmt_value(value.low, digits)}–{fmt_value(value.high, digits)})"
-
-
-def _assumption_value(assumptions: dict[str, dict[str, Any]], key: str) -> tuple[Any, str]:
+def _assumption_value(assumptions: Mapping[str, Any], key: str) -> tuple[Any, str]:
     entry = assumptions.get(key)
-    if not isinstance(entry, dict):
+    if not isinstance(entry, Mapping):
         return None, ""
     return entry.get("value"), str(entry.get("source") or "")
 
@@ -147,7 +141,7 @@ def _equivalents(emissions_g: float, energy_kwh: float) -> list[EquivalentRow]:
     from wattlm.carbon.equivalents import equivalents
 
     try:
-        found = equivalents(max(emissions_g, 0.0) / 1000.0, max(energy_kwh, 0.0))
+        found = equivalents(g_to_kg(max(emissions_g, 0.0)), max(energy_kwh, 0.0))
     except WattlmError:  # a report must not fail for want of an equivalent (NaN, bad table)
         return []
     return [EquivalentRow(e.label, e.value, e.unit, e.source) for e in found]
@@ -187,24 +181,41 @@ def _per_unit(footprint: Any, counts: dict[str, Any],
     return rows
 
 
+def _run_state(record: RunRecord) -> tuple[str, str | None]:
+    """(status text, degraded text or None): running and interrupted runs are said to be so."""
+    status = record.status + (f" (exit code {record.exit_code})"
+                              if record.exit_code is not None else "")
+    if record.status in ("running", "interrupted"):
+        status += ": the figures are those of what was measured so far"
+    degraded = None
+    if record.degraded:
+        sensor = any(w.startswith(("W101", "W109")) for w in record.warnings)
+        degraded = ("yes: a sensor failed during the run (see warnings)" if sensor
+                    else "yes (see warnings)")
+    return status, degraded
+
+
 def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
               samples: list[Sample] | None, units: dict[str, float]) -> ReportData:
+    from wattlm.carbon.accounting import emissions_of, footprint_of
+
     prov = record.provenance
-    energy = Range.exact(record.energy_kwh, prov)
-    fp = record.footprint
+    fp = footprint_of(record)  # a running or interrupted run: the energy measured so far
+    energy = fp.energy.kwh if fp is not None else Range.exact(record.energy_kwh, prov)
     pue = record.pue
     intensity = record.intensity_g_per_kwh
-    assumptions: dict[str, dict[str, Any]] = dict(fp.assumptions) if fp else {}
+    assumptions: dict[str, Any] = dict(fp.assumptions) if fp else {}
     pue_value, pue_source = _assumption_value(assumptions, "pue")
     int_value, int_source = _assumption_value(assumptions, "intensity")
     if isinstance(pue_value, (int, float)):
         pue = float(pue_value)
     if isinstance(int_value, (int, float)):
         intensity = float(int_value)
+    emissions: Range | None
     if fp is not None:  # the footprint's energy is IT energy, before PUE
-        emissions = fp.emissions_kg * 1000.0
-        embodied: Range | None = fp.embodied_kg * 1000.0
-        water: Range | None = fp.water_l
+        emissions = fp.emissions.g
+        embodied: Range | None = fp.embodied.g
+        water: Range | None = fp.water.l
         # extra["sensor_readings"] is the sampler's reading count, not a functional unit: only
         # tokens/requests recorded with the run, or counts given by the user, are used.
         counts: dict[str, Any] = {k: record.extra.get(k) for k in ("tokens", "requests")}
@@ -212,32 +223,34 @@ def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
             counts = dict(units)
         per_unit = _per_unit(fp, counts)
     else:
-        emissions = Range.exact(record.emissions_g, Provenance.weakest(prov, Provenance.ESTIMATED))
+        grams = emissions_of(record)  # a listing's summary: the stored figure; None: unknown
+        emissions = (None if grams is None else
+                     Range.exact(grams, Provenance.weakest(prov, Provenance.ESTIMATED)))
         embodied, water, per_unit = None, None, []
     facility = energy * pue
     device_rows = [d.to_dict() for d in record.devices]
     phase_rows = [p.to_dict() for p in record.phases]
     kinds = sorted({f"{d.kind}" for d in record.devices})
     hardware = ", ".join(d.name for d in record.devices) or "no device recorded"
+    status, degraded = _run_state(record)
     facts = [
         ("Run", str(record.id) if record.id is not None else "(not saved)"),
         ("Project", record.project),
         ("Started", record.started_at or "-"),
-        ("Duration", f"{record.duration_s:,.1f} s"),
+        ("Duration", format_duration(record.duration_s)),
         ("Host", record.host or "-"),
-        ("Status", record.status + (f" (exit code {record.exit_code})"
-                                    if record.exit_code is not None else "")),
-        ("Mean / peak power", f"{fmt_value(record.mean_power_w)} W / "
-                              f"{fmt_value(record.peak_power_w)} W"),
+        ("Status", status),
+        ("Mean / peak power", f"{format_power(record.mean_power_w)} / "
+                              f"{format_power(record.peak_power_w)}"),
     ]
     if record.command:
         facts.append(("Command", " ".join(record.command)))
     if record.net_energy_j is not None:
         facts.append(("Energy above idle baseline",
-                      f"{fmt_value(j_to_kwh(record.net_energy_j))} kWh "
-                      f"(baseline {fmt_value(record.baseline_power_w)} W)"))
-    if record.degraded:
-        facts.append(("Degraded", "yes: a sensor failed during the run (see warnings)"))
+                      f"{format_energy(record.net_energy_j)} "
+                      f"(baseline {format_power(record.baseline_power_w)})"))
+    if degraded is not None:
+        facts.append(("Degraded", degraded))
     method = (
         "Measured with wattlm: energy counters or sampled power of each device "
         f"({', '.join(kinds) or 'none'}) integrated over the run; operational emissions = "
@@ -254,7 +267,8 @@ def _from_run(record: RunRecord, devices: list[DeviceInfo] | None,
         duration_s=record.duration_s, provenance=prov, method=method, hardware=hardware,
         devices=device_rows, phases=phase_rows, assumptions=assumptions,
         warnings=list(record.warnings),
-        equivalents=_equivalents(emissions.central, facility.central),
+        equivalents=_equivalents(emissions.central, facility.central)
+        if emissions is not None else [],
         per_unit=per_unit, facts=facts, device_infos=list(devices or []),
         samples=list(samples or []), raw=record.to_dict(),
     )
@@ -290,21 +304,18 @@ def _component_rows(raw: dict[str, Any], energy: Range, facility: Range,
 
 
 def _from_estimate(estimate: Any, units: dict[str, float]) -> ReportData:
-    name = type(estimate).__name__.lower()
-    kind = ("training estimate" if "train" in name else
-            "inference estimate" if "infer" in name else "estimate")
+    kind = estimate_kind(estimate)
     fp = getattr(estimate, "footprint", None)
     energy = fp.energy_kwh if fp is not None else getattr(estimate, "energy_kwh", None)
     if not isinstance(energy, Range):
         raise InvalidInputError(f"cannot report a {type(estimate).__name__}: it has no "
                                 "energy_kwh Range and no footprint")
     raw: dict[str, Any] = estimate.to_dict() if hasattr(estimate, "to_dict") else {}
-    assumptions: dict[str, dict[str, Any]] = {}
+    assumptions: dict[str, Any] = {}
     for source in (getattr(estimate, "assumptions", None), fp.assumptions if fp else None):
         if isinstance(source, dict):
             for key, value in source.items():
-                assumptions.setdefault(str(key), value if isinstance(value, dict)
-                                       else {"value": value, "source": "", "provenance": None})
+                assumptions.setdefault(str(key), Assumption.from_dict(value))
     pue_value, pue_source = _assumption_value(assumptions, "pue")
     int_value, int_source = _assumption_value(assumptions, "intensity")
     pue_source = pue_source or str(_assumption_value(assumptions, "pue_source")[0] or "")
@@ -312,9 +323,9 @@ def _from_estimate(estimate: Any, units: dict[str, float]) -> ReportData:
     intensity = float(int_value) if isinstance(int_value, (int, float)) else None
     facility = energy * (pue or 1.0)
     if fp is not None:
-        emissions = fp.emissions_kg * 1000.0
-        embodied: Range | None = fp.embodied_kg * 1000.0
-        water: Range | None = fp.water_l
+        emissions = fp.emissions.g
+        embodied: Range | None = fp.embodied.g
+        water: Range | None = fp.water.l
     else:
         emissions = facility * (intensity or 0.0)
         embodied, water = None, None
@@ -342,10 +353,12 @@ def _from_estimate(estimate: Any, units: dict[str, float]) -> ReportData:
     for key in ("flops", "device_hours", "duration_s", "input_tokens", "output_tokens",
                 "batch_size", "tokens", "mfu"):
         value = raw.get(key)
+        dimension = {"duration_s": "duration", "flops": "flop"}.get(key, "number")
         if isinstance(value, dict) and "central" in value:
-            facts.append((key.replace("_", " "), fmt_range(Range.from_dict(value))))
+            facts.append((key.replace("_", " "),
+                          format_range(Range.from_dict(value), dimension)))
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            facts.append((key.replace("_", " "), fmt_value(float(value))))
+            facts.append((key.replace("_", " "), format_quantity(float(value), dimension)))
     duration = raw.get("duration_s")
     if isinstance(duration, dict):
         duration = duration.get("central")
@@ -375,11 +388,20 @@ def _from_estimate(estimate: Any, units: dict[str, float]) -> ReportData:
         intensity_source=int_source or "-", region=region,
         duration_s=float(duration) if isinstance(duration, (int, float)) else None,
         provenance=energy.provenance or Provenance.ESTIMATED, method=method, hardware=hw_text,
-        assumptions=assumptions, warnings=list(raw.get("warnings") or []),
+        assumptions=assumptions, warnings=_estimate_warnings(raw, fp),
         equivalents=_equivalents(emissions.central, facility.central),
         per_unit=_per_unit(fp, counts, labels) if fp is not None else [], facts=facts,
         components=_component_rows(raw, energy, facility, kind), raw=raw,
     )
+
+
+def _estimate_warnings(raw: dict[str, Any], fp: Footprint | None) -> list[str]:
+    """The estimate's own warnings and its accounting's (W201: no region...), once each."""
+    out: list[str] = []
+    for text in [*(raw.get("warnings") or []), *(fp.warnings if fp is not None else [])]:
+        if str(text) not in out:
+            out.append(str(text))
+    return out
 
 
 def _now() -> str:
@@ -409,7 +431,7 @@ def build_report_data(subject: Any, *, devices: list[DeviceInfo] | None = None,
     counts = check_units(units)
     if isinstance(subject, RunRecord):
         return _from_run(subject, devices, samples, counts)
-    if hasattr(subject, "energy_kwh") or hasattr(subject, "footprint"):
+    if isinstance(subject, EstimateResult) or hasattr(subject, "footprint"):
         return _from_estimate(subject, counts)
     raise InvalidInputError(f"cannot report a {type(subject).__name__}: give a RunRecord "
                             "(wattlm.track(...).result, store.get_run(id)) or an estimate "

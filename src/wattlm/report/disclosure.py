@@ -14,8 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from wattlm.report._data import ReportData, build_report_data, fmt_range, fmt_value
-from wattlm.report._sections import Block, assumption_rows, embodied_text, fmt_mass_g
+from wattlm._format import format_duration, format_number
+from wattlm.report._data import ReportData, build_report_data
+from wattlm.report._sections import (
+    Block,
+    assumption_rows,
+    embodied_text,
+    energy_text,
+    mass_text,
+    volume_text,
+)
 from wattlm.report.markdown import blocks_to_markdown
 from wattlm.units import Provenance
 
@@ -50,10 +58,10 @@ def disclosure_blocks(data: ReportData, *, model_name: str | None = None,
         Block("heading", "1. Energy consumption (Annex XI, Section 1, point 2(e))"),
         Block("table", headers=("quantity", "value (low–high)", "provenance"), rows=(
             ("Status", _status(data), data.provenance.value if data.provenance else "-"),
-            ("Energy of the computing equipment", fmt_range(data.energy_kwh, "kWh"),
+            ("Energy of the computing equipment", energy_text(data.energy_kwh),
              str(data.energy_kwh.provenance or "-")),
-            (f"Energy including data-centre overhead (PUE {fmt_value(data.pue)})",
-             fmt_range(data.facility_energy_kwh, "kWh"),
+            (f"Energy including data-centre overhead (PUE {format_number(data.pue)})",
+             energy_text(data.facility_energy_kwh),
              str(data.facility_energy_kwh.provenance or "-")),
         )),
         Block("heading", "2. Computational resources and training time "
@@ -61,7 +69,7 @@ def disclosure_blocks(data: ReportData, *, model_name: str | None = None,
         Block("table", headers=("item", "value"), rows=tuple(
             [("Hardware", data.hardware),
              ("Duration", "-" if data.duration_s is None else
-              f"{fmt_value(data.duration_s)} s ({fmt_value(data.duration_s / 3600)} h)"),
+              format_duration(data.duration_s)),
              *(f for f in data.facts if f[0] != "Duration")])),
         Block("heading", "3. Method"), Block("paragraph", data.method),
         Block("paragraph", "Boundary: the energy of the computing equipment (accelerators, "
@@ -77,11 +85,11 @@ def disclosure_blocks(data: ReportData, *, model_name: str | None = None,
         Block("heading", "5. Related figures (beyond Annex XI)"),
         Block("table", headers=("quantity", "value"), rows=(
             ("Location", data.region or "not given"),
-            ("Grid carbon intensity", f"{fmt_value(data.intensity_g_per_kwh)} g CO2e/kWh "
+            ("Grid carbon intensity", f"{format_number(data.intensity_g_per_kwh)} g CO2e/kWh "
                                       f"({data.intensity_source})"),
-            ("Operational emissions", fmt_mass_g(data.emissions_g)),
+            ("Operational emissions", mass_text(data.emissions_g)),
             ("Embodied emissions (share)", embodied_text(data)),
-            ("Water", fmt_range(data.water_l, "L")),
+            ("Water", volume_text(data.water_l)),
         )),
         Block("heading", "6. Limitations and warnings"),
         Block("list", items=tuple(data.warnings) or ("No warnings were recorded.",)),

@@ -41,8 +41,9 @@ def plot_for(data: ReportData, key: str) -> bytes:
             return plots.energy_breakdown_plot(list(data.components), [], ("by component", ""))
         return plots.energy_breakdown_plot(by_device, by_phase)
     if key == "emissions":
-        parts = [("operational", data.emissions_g.low, data.emissions_g.central,
-                  data.emissions_g.high)]
+        parts = [] if data.emissions_g is None else [
+            ("operational", data.emissions_g.low, data.emissions_g.central,
+             data.emissions_g.high)]
         if data.embodied_g is not None:
             parts.append(("embodied", data.embodied_g.low, data.embodied_g.central,
                           data.embodied_g.high))

@@ -20,13 +20,16 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
+from wattlm._format import format_energy, format_mass, format_number
 from wattlm.errors import InvalidInputError, WattlmError
 from wattlm.report._data import ReportData, build_report_data
+from wattlm.units import kwh_to_j
 
 __all__ = ["TRAINING_TYPES", "co2_block", "co2_eq_emissions", "model_card_yaml", "to_yaml",
-           "yaml_scalar"]
+           "yaml_number", "yaml_scalar"]
 
 TRAINING_TYPES = ("pre-training", "fine-tuning")
 
@@ -108,6 +111,9 @@ def co2_eq_emissions(
 
     what = (f"measured run {data.subject_id}" if data.kind == "measured run"
             else data.kind)
+    if data.emissions_g is None:
+        raise InvalidInputError(f"the emissions of {what} are not known (it was never "
+                                "accounted); re-account it with `wattlm show RUN --region R`")
     grams = data.emissions_g.central
     return co2_block(
         grams if math.isfinite(grams) else 0.0,
@@ -116,16 +122,28 @@ def co2_eq_emissions(
         hardware_used=hardware_used or _hardware(data))
 
 
+def yaml_number(value: float) -> str:
+    """A number in fixed-point decimal with a dot (``0.00000032``, ``12.0``), never e-notation.
+
+    YAML readers disagree on ``3.2e-07`` (YAML 1.1 needs a dot, some read ``1e-07`` as a
+    string); the Hub's emissions filter needs a plain number.
+    """
+    if not math.isfinite(float(value)):
+        raise InvalidInputError(f"cannot write a non-finite number {value!r} to YAML")
+    if isinstance(value, int):
+        return str(value)
+    text = format(Decimal(repr(float(value))), "f")
+    return text if "." in text else text + ".0"
+
+
 def yaml_scalar(value: Any) -> str:
-    """Format a YAML scalar: numbers as they are, strings JSON-quoted (valid YAML)."""
+    """Format a YAML scalar: numbers in fixed point, strings JSON-quoted (valid YAML)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        if not math.isfinite(float(value)):
-            raise InvalidInputError(f"cannot write a non-finite number {value!r} to YAML")
-        return repr(value)
+        return yaml_number(value)
     return json.dumps(str(value), ensure_ascii=True)
 
 
@@ -147,17 +165,19 @@ def model_card_yaml(subject: Any, **options: Any) -> str:
     """
     data = build_report_data(subject)
     block = co2_eq_emissions(data, **options)
+    pue = format_number(data.pue) if data.pue is not None else "unknown"
+    intensity = (format_number(data.intensity_g_per_kwh)
+                 if data.intensity_g_per_kwh is not None else "unknown")
     comments = [
-        f"wattlm: energy {data.energy_kwh.central:.6g} kWh (IT), PUE "
-        f"{data.pue if data.pue is not None else 'unknown'}, intensity "
-        f"{data.intensity_g_per_kwh if data.intensity_g_per_kwh is not None else 'unknown'} "
-        f"g/kWh; provenance {data.provenance.value if data.provenance else 'unknown'}",
+        f"wattlm: energy {format_energy(kwh_to_j(data.energy_kwh.central))} (IT), PUE "
+        f"{pue}, intensity {intensity} g/kWh; provenance "
+        f"{data.provenance.value if data.provenance else 'unknown'}",
     ]
     if data.embodied_g is not None:
         from wattlm.report._sections import embodied_text
 
         text = embodied_text(data)
-        comments.append(f"wattlm: embodied share {data.embodied_g.central:.6g} g CO2e "
+        comments.append(f"wattlm: embodied share {format_mass(data.embodied_g.central)} CO2e "
                         "(not included in emissions)" if not text.startswith("not counted")
                         else f"wattlm: embodied share {text}")
     return to_yaml(block, comments=tuple(comments))

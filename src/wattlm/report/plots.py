@@ -23,6 +23,7 @@ __all__ = [
     "pareto_plot",
     "power_over_time",
     "power_series",
+    "spaced_samples",
 ]
 
 MISSING_NOTE = ("Plots need matplotlib, which is not installed: pip install 'wattlm[report]'. "
@@ -54,8 +55,13 @@ def _png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _spaced(ordered: list[Sample]) -> list[Sample]:
-    """Drop samples closer than half the median gap to the previous kept one (keep the last)."""
+def spaced_samples(ordered: list[Sample]) -> list[Sample]:
+    """Drop samples closer than half the median gap to the previous kept one (keep the last).
+
+    The samples are cumulative, so merging loses no energy; it keeps a read taken just after
+    another (a phase boundary, 0.3 ms later) from showing as a power spike. Plots, the
+    dashboard chart and ``samples_frame`` all use it.
+    """
     gaps = sorted(b.time_s - a.time_s for a, b in zip(ordered, ordered[1:]) if b.time_s > a.time_s)
     if len(ordered) < 3 or not gaps:
         return ordered
@@ -81,7 +87,7 @@ def power_series(devices: Sequence[DeviceInfo], samples: Sequence[Sample]
         ``(device name, times_s since the first sample (interval midpoints), power_w)`` per
         device; power is ``ΔE / Δt`` (W) of each sampling interval.
     """
-    ordered = _spaced(sorted(samples, key=lambda s: s.time_s))
+    ordered = spaced_samples(sorted(samples, key=lambda s: s.time_s))
     if len(ordered) < 2:
         return []
     t0 = ordered[0].time_s
@@ -99,14 +105,33 @@ def power_series(devices: Sequence[DeviceInfo], samples: Sequence[Sample]
     return out
 
 
+def _plain_ticks(axis: Any) -> None:
+    """Tick labels through the one formatter (no e-notation, no offset)."""
+    from matplotlib.ticker import FuncFormatter
+
+    from wattlm._format import format_number
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _pos: format_number(value)))
+
+
 def power_over_time(devices: Sequence[DeviceInfo], samples: Sequence[Sample]) -> bytes:
-    """Line plot of each device's power (W) over the run (s), as PNG."""
+    """Line plot of each device's power over the run, as PNG (units chosen by the formatter)."""
+    from wattlm._format import pick_unit
+
+    series = power_series(devices, samples)
+    t_factor, t_unit = pick_unit(max((max(t) for _, t, _ in series if t), default=0.0),
+                                 "duration")
+    p_factor, p_unit = pick_unit(max((max(p) for _, _, p in series if p), default=0.0),
+                                 "power")
     fig = _figure()
     ax = fig.subplots()
-    for name, times, power in power_series(devices, samples):
-        ax.plot(times, power, label=name, linewidth=1.2)
-    ax.set_xlabel("time since start (s)")
-    ax.set_ylabel("power (W)")
+    for name, times, power in series:
+        ax.plot([t / t_factor for t in times], [p / p_factor for p in power], label=name,
+                linewidth=1.2)
+    ax.set_xlabel(f"time since start ({t_unit})")
+    ax.set_ylabel(f"power ({p_unit})")
+    _plain_ticks(ax.xaxis)
+    _plain_ticks(ax.yaxis)
     ax.set_title("Power per device")
     ax.set_ylim(bottom=0)
     if devices:
@@ -120,13 +145,14 @@ def energy_breakdown_plot(by_device: Sequence[tuple[str, float]],
                           titles: tuple[str, str] = ("by device", "by phase")) -> bytes:
     """Horizontal bars: energy by device and, when phases exist, by phase; PNG.
 
-    Values are kWh; the axis switches to Wh or J when the largest bar is small, so the
-    ticks read as plain numbers.
+    Values are kWh; the axis unit (mWh ... GWh) is the formatter's choice for the largest bar.
     """
+    from wattlm._format import pick_unit
+    from wattlm.units import kwh_to_j
+
     largest = max((v for _, v in [*by_device, *by_phase]), default=0.0)
-    scale, unit = ((1.0, "kWh") if largest >= 1.0 else (1e3, "Wh") if largest >= 1e-3
-                   else (3.6e6, "J"))
-    panels = [(t, [(n, v * scale) for n, v in rows])
+    factor, unit = pick_unit(kwh_to_j(largest), "energy")
+    panels = [(t, [(n, kwh_to_j(v) / factor) for n, v in rows])
               for t, rows in ((titles[0], by_device), (titles[1], by_phase)) if rows]
     fig = _figure(7.0, 1.2 + 0.35 * max((len(r) for _, r in panels), default=1))
     axes = fig.subplots(1, max(len(panels), 1), squeeze=False)[0]
@@ -135,6 +161,7 @@ def energy_breakdown_plot(by_device: Sequence[tuple[str, float]],
         values = [v for _, v in rows][::-1]
         ax.barh(names, values, color="#4a7ebb")
         ax.set_xlabel(f"energy ({unit})")
+        _plain_ticks(ax.xaxis)
         ax.set_title(f"Energy {title}")
         ax.grid(axis="x", alpha=0.3)
     return _png(fig)
@@ -150,15 +177,18 @@ def emissions_plot(parts: Sequence[tuple[str, float, float, float]],
     """
     fig = _figure(7.0, 2.8)
     ax_bars, ax_text = fig.subplots(1, 2, width_ratios=[1.3, 1])
+    from wattlm._format import pick_unit
+
     largest = max((abs(p[3]) for p in parts), default=0.0)
-    scale, unit = ((1e-6, "t CO2e") if largest >= 1e6 else (1e-3, "kg CO2e") if largest >= 1e3
-                   else (1.0, "g CO2e"))
+    factor, symbol = pick_unit(largest, "mass")
+    scale, unit = 1.0 / factor, f"{symbol} CO2e"
     labels = [p[0] for p in parts]
     central = [p[2] * scale for p in parts]
     err_low = [max(p[2] - p[1], 0.0) * scale for p in parts]
     err_high = [max(p[3] - p[2], 0.0) * scale for p in parts]
     ax_bars.bar(labels, central, yerr=[err_low, err_high], capsize=4, color="#7a9a5b")
     ax_bars.set_ylabel(unit)
+    _plain_ticks(ax_bars.yaxis)
     ax_bars.set_title("Emissions")
     ax_bars.grid(axis="y", alpha=0.3)
     ax_text.axis("off")

@@ -227,7 +227,7 @@ class Tracker:
             save_run(sampler.writer, store, record, until)
 
     def add_warning(self, text: str) -> None:
-        """Attach an emitted warning (``"W131: ..."``) to the running run's record."""
+        """Record an emitted warning (``"W131: ..."``) on the run this tracker returns and stores."""
         if text not in self._warnings:
             self._warnings.append(text)
 
@@ -341,23 +341,12 @@ class Tracker:
 
     def _account(self, record: RunRecord, sampler: Sampler) -> None:
         try:
-            from wattlm.carbon.accounting import account_run
+            from wattlm.carbon.accounting import settle_run
 
-            fp = account_run(record, sampler.timeline.samples, settings=self.settings)
+            settle_run(record, sampler.timeline.samples, settings=self.settings)
         except Exception as e:  # noqa: BLE001 - accounting must not fail the user's job
             record.warnings.append(warn(f"could not account emissions ({e})",
                                         AccountingWarning, "W210"))
-            return
-        record.footprint = fp
-        record.emissions_g = fp.emissions_kg.central * 1000.0
-        intensity = fp.assumptions.get("intensity", {})
-        pue = fp.assumptions.get("pue", {})
-        if isinstance(intensity.get("value"), (int, float)):
-            record.intensity_g_per_kwh = float(intensity["value"])
-        if isinstance(pue.get("value"), (int, float)):
-            record.pue = float(pue["value"])
-        listed = fp.assumptions.get("warnings", {}).get("value", [])
-        record.warnings.extend(w for w in listed if w not in record.warnings)
 
     # -- hosted-API calls (wattlm.integrations.llm_api) ------------------------------------
     def add_api_energy(self, impacts: Any) -> None:
