@@ -43,14 +43,18 @@ def test_public_api_is_exact_and_resolvable():
 
 
 # layer -> packages it may import (besides itself and the base layer)
-BASE = {"records", "units", "errors", "config", "_caches"}
+BASE = {"records", "units", "errors", "config", "_caches", "_format"}
 LAYERS = {
     "cli": None,  # may import anything
     "dashboard": None,
     "integrations": None,
     "tracking": {"sensors", "carbon", "catalog", "store", "estimate"},
     "estimate": {"carbon", "catalog"},
-    "compare": {"tracking", "estimate", "carbon", "catalog", "store", "sensors", "report"},
+    "compare": {"tracking", "estimate", "carbon", "catalog", "store", "sensors", "report",
+                "tasks", "fairness"},
+    "tasks": {"tracking", "estimate", "carbon", "catalog", "store", "sensors", "report",
+              "fairness"},
+    "fairness": set(),
     "report": {"carbon", "catalog", "store", "estimate"},
     "sensors": set(),
     "carbon": {"catalog"},

@@ -19,6 +19,7 @@ __all__ = [
     "Range",
     "g_to_kg",
     "j_to_kwh",
+    "j_to_wh",
     "kg_to_g",
     "kwh_to_j",
 ]
@@ -29,6 +30,11 @@ J_PER_KWH = 3.6e6
 def j_to_kwh(energy_j: float) -> float:
     """Joules to kilowatt-hours."""
     return energy_j / J_PER_KWH
+
+
+def j_to_wh(energy_j: float) -> float:
+    """Joules to watt-hours."""
+    return energy_j / (J_PER_KWH / 1000.0)
 
 
 def kwh_to_j(energy_kwh: float) -> float:

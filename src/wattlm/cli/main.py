@@ -31,6 +31,7 @@ COMMANDS = (
     "catalog",
     "report",
     "compare",
+    "tasks",
     "whatif",
     "dashboard",
 )
