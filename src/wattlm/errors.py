@@ -18,7 +18,8 @@ one into a single line on stderr and exit code 2. Warnings carry a stable code, 
     ├── SensorWarning        a sensor failed or was dropped during a run (W1xx)
     ├── AccountingWarning    an assumed default was used: world intensity, PUE (W2xx)
     ├── StoreWarning         a run could not be saved (W3xx)
-    └── MeasurementWarning   a window shorter than a counter's update period, etc. (W4xx)
+    ├── MeasurementWarning   a window shorter than a counter's update period, etc. (W4xx)
+    └── ComparisonWarning    a variant or benchmark result to read with care (W7xx)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "AccountingWarning",
+    "ComparisonWarning",
     "ConfigError",
     "DataError",
     "DistributedError",
@@ -123,6 +125,12 @@ class MeasurementWarning(WattlmWarning):
     """A measurement is less reliable than usual (window shorter than a counter's update)."""
 
     code = "W400"
+
+
+class ComparisonWarning(WattlmWarning):
+    """A comparison or task benchmark result to read with care (less fair, not stored)."""
+
+    code = "W700"
 
 
 def warn(message: str, category: type[WattlmWarning] = WattlmWarning, code: str = "") -> str:

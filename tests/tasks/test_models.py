@@ -59,8 +59,9 @@ def test_quality_separates_a_trained_classifier_from_a_random_one(exact_sensors:
     items = plan(["classification"])[0].items
     random_model = task.build_tiny(items, 0)
     trained = task.build_tiny(items, 0)
-    _train(trained, items, steps=60)
-    jobs = plan(["classification"], models={"classification": [random_model, trained]})
+    _train(trained, items, steps=50)
+    jobs = plan(["classification"], models={"classification": [random_model, trained]},
+                limit=96)
     random_result, trained_result = run_jobs(jobs, fairness=False, sensors=exact_sensors,
                                              interval_s=60.0)
     assert random_result.quality is not None and trained_result.quality is not None

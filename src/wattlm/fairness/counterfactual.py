@@ -106,18 +106,22 @@ class FairnessReport:
         """The figure minimised as the fairness axis of a Pareto set: the pooled flip rate."""
         return self.flip_rate
 
-    def less_fair_than(self, other: FairnessReport) -> bool:
+    def less_fair_than(self, other: FairnessReport, min_gap_difference: float = 0.02) -> bool:
         """Whether this model is distinguishably less fair than ``other``.
 
-        True when its flip rate interval lies above the other's, or its worst score gap
-        interval lies above the other's worst gap.
+        True when its flip rate interval lies above the other's, or when its worst score gap
+        interval lies above the other's worst gap and the gaps differ by more than
+        ``min_gap_difference`` (in score units: 0.02 is two points of probability), so that
+        consistent but negligible differences are not reported.
         """
         if self.flip_rate_ci[0] > other.flip_rate_ci[1]:
             return True
         mine, theirs = self.worst_axis, other.worst_axis
         if mine is None or theirs is None:
             return False
-        return self.axes[mine].score_gap_ci[0] > other.axes[theirs].score_gap_ci[1]
+        a, b = self.axes[mine], other.axes[theirs]
+        return a.score_gap_ci[0] > b.score_gap_ci[1] and (
+            a.score_gap - b.score_gap > min_gap_difference)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the ``fairness`` field of a task result)."""

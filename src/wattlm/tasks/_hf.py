@@ -79,7 +79,7 @@ def generate_texts(bundle: Bundle, prompts: Sequence[str],
         tokenizer.padding_side = "left"
     encoded = encode(bundle, prompts, special=not decoder_only)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    with torch.inference_mode():
+    with torch.no_grad():
         out = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False,
                              pad_token_id=pad)
     out = out[:, encoded["input_ids"].shape[1]:] if decoder_only else out[:, 1:]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wattlm.errors import ConfigError, InvalidInputError, StoreWarning, warn
+from wattlm.errors import ComparisonWarning, ConfigError, InvalidInputError, warn
 from wattlm.sensors.base import Sensor
 from wattlm.tasks.base import Bundle, Item, Runner, Task
 from wattlm.tasks.inputs import load_items
@@ -142,7 +142,7 @@ def _store(result: TaskResult, project: str, db: str | None) -> None:
             result.run_id = record.id
     except Exception as e:  # noqa: BLE001 - the benchmark result is still returned
         result.warnings.append(warn(f"could not save the {result.model} / {result.task} result "
-                                    f"({e})", StoreWarning, "W710"))
+                                    f"({e})", ComparisonWarning, "W710"))
 
 
 def run_jobs(jobs: Sequence[Job], *, batch_size: int = 8, warmup: int = 1, windows: int = 1,

@@ -19,7 +19,7 @@ def _tiny(items: Sequence[Item], seed: int) -> Bundle:
     from transformers import BertConfig, BertForSequenceClassification
 
     tokenizer = _hf.word_tokenizer(str(i["text"]) for i in items)
-    labels = sorted({str(i["label"]) for i in items})
+    labels = sorted({str(i.get("label", 0)) for i in items})
     _hf.seed(seed)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,  # type: ignore[call-arg]
                         num_attention_heads=2, intermediate_size=64,
@@ -37,7 +37,7 @@ def predict_scores(bundle: Bundle, texts: Sequence[str]) -> list[list[float]]:
     import torch
 
     encoded = _hf.encode(bundle, texts)
-    with torch.inference_mode():
+    with torch.no_grad():
         logits = bundle.model(**encoded).logits.float()
     rows: list[list[float]] = torch.softmax(logits, dim=-1).tolist()
     return rows

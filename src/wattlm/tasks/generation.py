@@ -49,20 +49,30 @@ def _runner(bundle: Bundle, batch_size: int) -> Runner:
     return run
 
 
-def continuation_logprob(bundle: Bundle, prompts: Sequence[str], continuation: str) -> list[float]:
-    """Mean log-probability per token of ``continuation`` after each prompt."""
+def continuation_logprob(bundle: Bundle, prompts: Sequence[str],
+                         continuations: Sequence[str]) -> list[float]:
+    """Mean log-probability per token of each continuation after its prompt (one batch)."""
     import torch
 
     tokenizer = bundle.tokenizer
-    tail = tokenizer(continuation, add_special_tokens=False)["input_ids"]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    heads = [tokenizer(p, add_special_tokens=False)["input_ids"] or [pad] for p in prompts]
+    tails = [tokenizer(c, add_special_tokens=False)["input_ids"] or [pad]
+             for c in continuations]
+    width = max(len(h) + len(t) for h, t in zip(heads, tails))
+    ids = torch.full((len(heads), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(heads), width), dtype=torch.long)
+    for row, (head, tail) in enumerate(zip(heads, tails)):
+        ids[row, :len(head) + len(tail)] = torch.tensor(head + tail)
+        mask[row, :len(head) + len(tail)] = 1
+    with torch.no_grad():
+        logits = bundle.model(input_ids=ids.to(bundle.device),
+                              attention_mask=mask.to(bundle.device)).logits.float().cpu()
+    logp = torch.log_softmax(logits, dim=-1)
     scores = []
-    for prompt in prompts:
-        head = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        ids = torch.tensor([head + tail], device=bundle.device)
-        with torch.inference_mode():
-            logits = bundle.model(input_ids=ids).logits.float()[0]
-        logp = torch.log_softmax(logits[len(head) - 1:-1], dim=-1)
-        picked = logp[torch.arange(len(tail)), torch.tensor(tail, device=bundle.device)]
+    for row, (head, tail) in enumerate(zip(heads, tails)):
+        positions = torch.arange(len(head) - 1, len(head) + len(tail) - 1)
+        picked = logp[row, positions, torch.tensor(tail)]
         scores.append(float(picked.mean()))
     return scores
 

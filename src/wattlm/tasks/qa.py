@@ -58,7 +58,7 @@ def _runner(bundle: Bundle, batch_size: int) -> Runner:
                                        truncation="only_second", max_length=256,
                                        return_tensors="pt", return_offsets_mapping=True)
             offsets = encoded.pop("offset_mapping").tolist()
-            with torch.inference_mode():
+            with torch.no_grad():
                 result = bundle.model(**{k: v.to(bundle.device) for k, v in encoded.items()})
             starts, ends = result.start_logits.float().tolist(), result.end_logits.float().tolist()
             for row, item in enumerate(chunk):

@@ -38,7 +38,7 @@ def embed(bundle: Bundle, texts: Sequence[str]) -> Any:
     import torch
 
     encoded = _hf.encode(bundle, texts)
-    with torch.inference_mode():
+    with torch.no_grad():
         out = bundle.model(**encoded)
     hidden = getattr(out, "last_hidden_state", None)
     if hidden is None:
