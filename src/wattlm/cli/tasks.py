@@ -58,6 +58,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-fairness", action="store_true", help="skip the fairness check")
     p.add_argument("--templates", metavar="FILE", help="your own fairness templates "
                    "(.txt/.csv/.jsonl, each with one {identity} slot)")
+    p.add_argument("--groups", metavar="FIELD", help="classification items' group field: "
+                   "adds demographic parity and equalised odds differences (fairlearn)")
     p.add_argument("--project", default=None, help="project of the stored runs (default "
                    "tasks; `wattlm runs --project tasks` lists them)")
     p.add_argument("--no-save", action="store_true", help="do not store the runs")
@@ -198,6 +200,7 @@ def _handle(args: argparse.Namespace) -> int:
         save=not args.no_save, db=args.db, batch_size=bench.get("batch_size", args.batch_size),
         warmup=bench.get("warmup", args.warmup), windows=bench.get("windows", args.windows),
         fairness=bench.get("fairness", not args.no_fairness), templates=templates,
+        group_field=args.groups,
         project=args.project or bench.get("project", "tasks"),
         region=args.region or bench.get("region"), progress=Progress())
     rows = [r.to_dict() for r in results]

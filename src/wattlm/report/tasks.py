@@ -55,8 +55,9 @@ def task_blocks(rows: Sequence[dict[str, Any]]) -> list[Block]:
         blocks.append(Block("plot", f"task:{task}", caption=f"{task}: energy per 1,000 "
                             "queries (left) and quality (right) per model"))
         front = [str(r["model"]) for r in group if r.get("pareto")]
+        fair = all((r.get("fairness") or {}).get("check") for r in group)
         blocks.append(Block("paragraph", "Pareto set (energy, quality"
-                            f"{', fairness' if all(r.get('fairness') for r in group) else ''}"
+                            f"{', fairness' if fair else ''}"
                             f"): {', '.join(front) or 'none'}."))
         bases = sorted({str(r.get("rating_basis")) for r in group if r.get("rating_basis")})
         blocks.append(Block("list", items=tuple(f"Rating: {b}" for b in bases)))

@@ -150,10 +150,10 @@ def run_jobs(jobs: Sequence[Job], *, batch_size: int = 8, warmup: int = 1, windo
              project: str = "tasks", db: str | None = None, region: str | None = None,
              interval_s: float | None = None, seed: int = 0,
              sensors: Callable[[Job], Sequence[Sensor]] | None = None,
-             templates: Sequence[Any] | None = None,
+             templates: Sequence[Any] | None = None, group_field: str | None = None,
              progress: Callable[[int, int, str], None] | None = None) -> list[TaskResult]:
     """Load, measure, score, rate, check and store each job in turn (see :func:`run_tasks`)."""
-    from wattlm.tasks.probe import fairness_of
+    from wattlm.tasks.probe import fairness_report
 
     results = []
     options = {"region": region, "interval_s": interval_s, "save": False,
@@ -183,8 +183,12 @@ def run_jobs(jobs: Sequence[Job], *, batch_size: int = 8, warmup: int = 1, windo
             result.rating = rate(job.task.name, result.energy_per_1000_queries_wh,
                                  set(result.device_kinds.values())).to_dict()
             if fairness and job.task.fairness:
-                result.fairness = fairness_of(job.task, bundle, runner, batch_size,
-                                              list(templates) if templates else None)
+                report = fairness_report(job.task, bundle, runner, batch_size,
+                                         list(templates) if templates else None)
+                result.fairness_report = report
+                result.fairness = report.to_dict() if report is not None else None
+            if group_field:
+                _group_metrics(result, job, group_field)
             if save:
                 _store(result, project, db)
         results.append(result)
@@ -205,13 +209,53 @@ def mark_pareto(results: Sequence[TaskResult]) -> None:
         if r.status == "ok" and r.energy_per_query_j is not None and r.quality is not None:
             by_task.setdefault(r.task, []).append(r)
     for group in by_task.values():
-        fair = all(r.fairness for r in group)
+        fair = all(r.fairness_report is not None for r in group)
         points = {f"{i}": [r.energy_per_query_j or 0.0, r.quality.value if r.quality else 0.0]
-                  + ([float(r.fairness["flip_rate"])] if fair and r.fairness else [])
+                  + ([float(r.fairness_report.flip_rate)] if fair else [])
                   for i, r in enumerate(group)}
         front = set(pareto_set(points, ["min", "max"] + (["min"] if fair else [])))
         for i, r in enumerate(group):
             r.pareto = str(i) in front
+        _warn_less_fair(group)
+
+
+def _warn_less_fair(group: Sequence[TaskResult]) -> None:
+    """W701 on a model cheaper than the task's most energy-hungry one but less fair.
+
+    "Less fair" is :meth:`~wattlm.fairness.counterfactual.FairnessReport.less_fair_than`:
+    the intervals are separated, not merely the point estimates.
+    """
+    checked = [r for r in group if r.fairness_report is not None]
+    if len(checked) < 2:
+        return
+    reference = max(checked, key=lambda r: r.energy_per_query_j or 0.0)
+    for r in checked:
+        if r is reference or (r.energy_per_query_j or 0.0) >= (reference.energy_per_query_j
+                                                                or 0.0):
+            continue
+        if r.fairness_report.less_fair_than(reference.fairness_report):
+            r.warnings.append(warn(
+                f"{r.model} uses less energy than {reference.model} on {r.task} but is less "
+                f"fair (flip rate {r.fairness_report.flip_rate:.3f} vs "
+                f"{reference.fairness_report.flip_rate:.3f})", ComparisonWarning, "W701"))
+
+
+def _group_metrics(result: TaskResult, job: Job, group_field: str) -> None:
+    """Demographic parity / equalised odds of a classifier from the items' group field."""
+    from wattlm.fairness.group import group_metrics
+
+    if job.task.name != "classification":
+        return
+    from wattlm.tasks.classification import label_matches
+
+    gold = [str(i["label"]) for i in job.items]
+    labels = sorted(set(gold))
+    predicted = [next((lab for lab in labels if label_matches(o, lab)), "other")
+                 for o in result.outputs]
+    metrics = group_metrics(gold, predicted, [i[group_field] for i in job.items],
+                            positive=labels[-1])
+    result.fairness = {**(result.fairness or {}), "group_metrics": metrics,
+                       "group_field": group_field}
 
 
 def run_tasks(tasks: Sequence[str] | None = None, *,
@@ -235,7 +279,8 @@ def run_tasks(tasks: Sequence[str] | None = None, *,
         db: the store when saving.
         **options: ``batch_size``, ``warmup``, ``windows``, ``fairness``, ``project``,
             ``region``, ``interval_s``, ``seed``, ``sensors`` (``job -> sensors``),
-            ``templates`` (fairness templates),
+            ``templates`` (fairness templates), ``group_field`` (classification items'
+            group, for demographic parity and equalised odds),
             ``progress`` (``(done, total, label) -> None``), as in :func:`run_jobs`.
 
     Returns:
@@ -245,6 +290,9 @@ def run_tasks(tasks: Sequence[str] | None = None, *,
         WattlmError: any bad input, before a model is loaded.
     """
     jobs = plan(tasks, models=models, inputs=inputs, dataset=dataset, split=split, limit=limit)
+    group_field = options.get("group_field")
+    if group_field:
+        _check_groups(jobs, str(group_field))
     device = check_device(device)
     _check_numbers(options)
     if save:
@@ -258,6 +306,17 @@ def run_tasks(tasks: Sequence[str] | None = None, *,
 
         resolve_region(options["region"])
     return run_jobs(jobs, device=device, save=save, db=db, **options)
+
+
+def _check_groups(jobs: Sequence[Job], group_field: str) -> None:
+    for job in jobs:
+        if job.task.name != "classification":
+            raise InvalidInputError(f"group_field: group metrics need task classification "
+                                    f"(labels and predictions), not {job.task.name}")
+        for number, item in enumerate(job.items, start=1):
+            if item.get(group_field) in (None, ""):
+                raise ConfigError(f"item {number}: missing group field {group_field!r} (set by "
+                                  "--groups); every item needs its group for group metrics")
 
 
 def _check_numbers(options: Mapping[str, Any]) -> None:

@@ -59,6 +59,7 @@ class TaskResult:
     outputs: list[Any] = field(default_factory=list, repr=False)
     record: Any = field(default=None, repr=False)
     pareto: bool | None = None
+    fairness_report: Any = field(default=None, repr=False)
 
     @property
     def cpu_only(self) -> bool:
