@@ -110,3 +110,18 @@ def test_spec_with_an_unknown_key(tmp_path: Path, capsys: pytest.CaptureFixture[
     spec.write_text('[benchmark]\ntask = ["qa"]\n')
     assert main(["tasks", "--spec", str(spec)]) == 2
     assert "did you mean tasks?" in capsys.readouterr().err
+
+
+def test_a_datasets_dataset_saved_on_disk(tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    rows = {"question": ["Where does Ada live?"], "context": ["Ada lives in Oslo."],
+            "answers": [{"text": ["Oslo"], "answer_start": [13]}]}
+    folder = tmp_path / "squad-like"
+    datasets.DatasetDict({"validation": datasets.Dataset.from_dict(rows)}).save_to_disk(
+        str(folder))
+    jobs = plan(["qa"], dataset=str(folder))
+    assert jobs[0].items[0]["answer"] == "Oslo"          # SQuAD-style answers converted
+    with pytest.raises(ConfigError, match="unknown split 'test2'.*valid splits: validation"):
+        plan(["qa"], dataset=str(folder), split="test2")
+    with pytest.raises(ConfigError, match="not a dataset saved with save_to_disk"):
+        plan(["qa"], dataset=str(tmp_path))

@@ -125,6 +125,9 @@ def load_spec(path: str) -> dict[str, Any]:
     settings["task"] = task.name
     if not variants:
         raise ConfigError(f"{file}: no variants: add at least one [variants.NAME] with model=")
+    if "baseline" in settings and settings["baseline"] not in variants:
+        raise ConfigError(f"{file} [compare]: baseline {settings['baseline']!r} is not a "
+                          f"variant; variants are {', '.join(variants)}")
     for name, options in variants.items():
         where = f"{file} [variants.{name}]"
         if not isinstance(options, dict):
@@ -133,7 +136,16 @@ def load_spec(path: str) -> dict[str, Any]:
         _check_values(options, where)
         if "model" not in options:
             raise ConfigError(f"{where}: model = \"path/to/model\" (or \"tiny\") is required")
-        if options["model"] != "tiny":
+        folder = file.parent / str(options["model"])
+        if (options["model"] != "tiny" or folder.is_dir()) and not folder.is_dir():
+            raise ConfigError(f"{where}: model directory {folder.resolve()} does not exist "
+                              "(only local models are loaded; \"tiny\" is the task's tiny model)")
+    if "inputs" in settings:
+        settings["inputs"] = str((file.parent / str(settings["inputs"])).resolve())
+    items = load_inputs(settings)
+    for name, options in variants.items():
+        where = f"{file} [variants.{name}]"
+        if options["model"] != "tiny" or (file.parent / "tiny").is_dir():
             options["model"] = check_model_dir(task, str(file.parent / options["model"]),
                                                where=f"{where} model")
         try:
@@ -143,12 +155,7 @@ def load_spec(path: str) -> dict[str, Any]:
         if "distil_steps" in options and task.name not in ("classification", "generation"):
             raise ConfigError(f"{where}: distil_steps works for tasks classification and "
                               f"generation (models with logits), not {task.name}")
-    if "inputs" in settings:
-        settings["inputs"] = str((file.parent / str(settings["inputs"])).resolve())
-    if "baseline" in settings and settings["baseline"] not in variants:
-        raise ConfigError(f"{file} [compare]: baseline {settings['baseline']!r} is not a "
-                          f"variant; variants are {', '.join(variants)}")
-    return {"compare": settings, "variants": variants}
+    return {"compare": settings, "variants": variants, "items": items}
 
 
 def load_inputs(settings: dict[str, Any]) -> list[dict[str, Any]]:
@@ -169,11 +176,18 @@ def load_inputs(settings: dict[str, Any]) -> list[dict[str, Any]]:
     if path is None:
         items = shipped_items(task)
     elif path.endswith(".txt"):
-        if task.name != "classification" or settings.get("quality", "task") != "none":
-            raise ConfigError(f"inputs {path}: a .txt file has no labels; use .jsonl or .csv "
-                              f"with the fields {', '.join(task.fields)}, or quality = \"none\"")
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            raise ConfigError(f"cannot read inputs {path}: {e.strerror or e}") from e
         items = [{"text": t, "label": "0"} for t in lines if t.strip()]
+        if not items:
+            raise ConfigError(f"inputs {path} holds no texts (empty file or blank lines only): "
+                              "give at least one")
+        if task.name != "classification" or settings.get("quality", "task") != "none":
+            raise ConfigError(f"inputs {path}: quality needs a label for every input (a .jsonl "
+                              f"or .csv file with the fields {', '.join(task.fields)}), or set "
+                              "quality = \"none\"")
     else:
         items = load_file(path)
         text_key, label_key = settings.get("text_key"), settings.get("label_key")
@@ -214,7 +228,7 @@ def _handle(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     settings = spec["compare"]
     task = get_task(settings["task"])
-    items = load_inputs(settings)
+    items = spec["items"]
     built = build_variants(task, items, spec["variants"],
                            default_batch_size=int(settings.get("batch_size", 8)),
                            track_options={"region": settings.get("region")})

@@ -9,8 +9,7 @@ The TOML spec (``--spec FILE``)::
     windows = 3                        # measured passes (spread of energy per query)
 
     [[models]]
-    name = "my-bert"                   # optional display name
-    path = "./models/my-bert"          # a local directory, or "tiny"
+    path = "./models/my-bert"          # a local directory (shown by its name), or "tiny"
     tasks = ["classification"]
 """
 
@@ -25,7 +24,7 @@ from wattlm.cli._output import add_format_option, emit, table
 
 _BENCH_KEYS = {"tasks", "limit", "batch_size", "warmup", "windows", "device", "fairness",
                "project", "region"}
-_MODEL_KEYS = {"name", "path", "tasks"}
+_MODEL_KEYS = {"path", "tasks"}
 
 
 def register(subparsers: Any) -> None:
@@ -152,7 +151,7 @@ class Progress:
 
 
 def _human(rows: list[dict[str, Any]]) -> str:
-    from wattlm._format import format_duration, format_energy, format_number
+    from wattlm._format import format_duration, format_energy, format_number, format_quantity
 
     out = []
     for r in rows:
@@ -162,7 +161,8 @@ def _human(rows: list[dict[str, Any]]) -> str:
         quality = r["quality"] or {}
         out.append([r["model"], r["task"], r["status"], r["queries"],
                     format_energy(per_query * 1000 if per_query is not None else None),
-                    format_energy(per_query), format_energy(r["energy_per_output_token_j"]),
+                    format_quantity(per_query, "energy_j"),
+                    format_quantity(r["energy_per_output_token_j"], "energy_j"),
                     format_duration(r["latency_p50_s"]), format_duration(r["latency_p95_s"]),
                     format_number(r["throughput_queries_per_s"]),
                     f"{quality.get('metric', '-')} {format_number(quality.get('value'))}",
