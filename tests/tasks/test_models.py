@@ -95,3 +95,8 @@ def test_runs_are_stored_and_found_by_project(capsys: pytest.CaptureFixture[str]
     runs = json.loads(capsys.readouterr().out)
     assert sorted(r["id"] for r in runs) == sorted(r["run_id"] for r in rows)
     assert {r["extra"]["task"] for r in runs} == {"classification", "similarity"}
+    assert main(["tasks", "--from-store", "--project", "bench-x", "--format", "json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert sorted((r["task"], r["run_id"]) for r in again) == sorted(
+        (r["task"], r["run_id"]) for r in rows)
+    assert main(["tasks", "--from-store", "--project", "nothing-here"]) == 2

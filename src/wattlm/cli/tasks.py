@@ -67,6 +67,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--report", choices=("md", "html", "json"), help="also write a report")
     p.add_argument("-o", "--output", metavar="FILE", help="file for --report (default stdout)")
     p.add_argument("--list", action="store_true", help="list the tasks and exit")
+    p.add_argument("--from-store", action="store_true", help="measure nothing: print (and "
+                   "--report) the results stored in --project (default tasks)")
     add_format_option(p)
     p.set_defaults(handler=_handle)
 
@@ -174,6 +176,32 @@ def _human(rows: list[dict[str, Any]]) -> str:
     return body + ("\n\n" + "\n".join(f"- {n}" for n in notes) if notes else "")
 
 
+def _from_store(args: argparse.Namespace) -> int:
+    """The stored results of a project, newest run per (model, task), rendered again."""
+    from wattlm.config import resolve_settings
+    from wattlm.errors import UnknownNameError
+    from wattlm.store import open_store
+
+    project = args.project or "tasks"
+    with open_store(resolve_settings(db=args.db).db_path) as store:
+        records = store.list_runs(limit=10_000, project=project)
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in reversed(records):  # oldest first, so the newest result wins
+        result = record.extra.get("task_result")
+        if isinstance(result, dict):
+            rows[(str(result.get("model")), str(result.get("task")))] = result
+    if not rows:
+        raise UnknownNameError(f"no stored task results in project {project!r}: run `wattlm "
+                               f"tasks --project {project}` first")
+    emit(list(rows.values()), args.format, _human)
+    if args.report:
+        from wattlm.cli.report import write_text
+        from wattlm.report.tasks import render_tasks
+
+        write_text(render_tasks(list(rows.values()), args.report), args.output)
+    return 0
+
+
 def _handle(args: argparse.Namespace) -> int:
     from wattlm.tasks.benchmark import run_tasks
     from wattlm.tasks.registry import all_tasks
@@ -185,6 +213,8 @@ def _handle(args: argparse.Namespace) -> int:
                              [[x["task"], x["title"], x["metric"], ", ".join(x["fields"])]
                               for x in d]))
         return 0
+    if args.from_store:
+        return _from_store(args)
     spec = _read_spec(args.spec) if args.spec else {"benchmark": {}, "models": {}}
     bench = spec["benchmark"]
     tasks = args.task or bench.get("tasks")

@@ -137,9 +137,9 @@ def _store(result: TaskResult, project: str, db: str | None) -> None:
                 region=record.region, devices=[DeviceInfo(d.name, d.kind, d.provenance)
                                                for d in record.devices],
                 extra={"benchmark": "wattlm tasks", "task": result.task, "model": result.model})
+            result.run_id = record.id
             record.extra["task_result"] = result.to_dict()
             store.finish_run(record)
-            result.run_id = record.id
     except Exception as e:  # noqa: BLE001 - the benchmark result is still returned
         result.warnings.append(warn(f"could not save the {result.model} / {result.task} result "
                                     f"({e})", ComparisonWarning, "W710"))
