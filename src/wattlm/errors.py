@@ -21,6 +21,7 @@ one into a single line on stderr and exit code 2. Warnings carry a stable code, 
     ├── MeasurementWarning   a window shorter than a counter's update period, etc. (W4xx)
     ├── ServingWarning       serve-bench: a level's figures are less reliable (W600-W619)
     ├── ApiImpactWarning     hosted-API impacts: unknown model, missing usage (W620-W629)
+    ├── ComparisonWarning    a variant or benchmark result to read with care (W7xx)
     └── EstimateWarning      an estimate's assumption: batch capped, shape guessed (W8xx)
 """
 
@@ -34,6 +35,7 @@ from collections.abc import Iterable
 __all__ = [
     "AccountingWarning",
     "ApiImpactWarning",
+    "ComparisonWarning",
     "ConfigError",
     "DataError",
     "DistributedError",
@@ -147,6 +149,12 @@ class ApiImpactWarning(WattlmWarning):
     """The impacts of a hosted-API call are uncertain or missing (unknown model, no usage)."""
 
     code = "W620"
+
+
+class ComparisonWarning(WattlmWarning):
+    """A comparison or task benchmark result to read with care (less fair, not stored)."""
+
+    code = "W700"
 
 
 def warn(message: str, category: type[WattlmWarning] = WattlmWarning, code: str = "") -> str:

@@ -25,6 +25,7 @@ __all__ = [
     "Volume",
     "g_to_kg",
     "j_to_kwh",
+    "j_to_wh",
     "kg_to_g",
     "kwh_to_j",
 ]
@@ -37,6 +38,11 @@ M_PER_KM = 1000.0
 def j_to_kwh(energy_j: float) -> float:
     """Joules to kilowatt-hours."""
     return energy_j / J_PER_KWH
+
+
+def j_to_wh(energy_j: float) -> float:
+    """Joules to watt-hours."""
+    return energy_j / (J_PER_KWH / 1000.0)
 
 
 def kwh_to_j(energy_kwh: float) -> float:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 
-from wattlm.compare.variants import (
-    ComparisonResult,
-    VariantResult,
-    compare,
-    half_precision,
-    int8_dynamic,
-    pareto_front,
-    transformers_runner,
-)
+from wattlm.compare.variants import ComparisonResult, VariantResult, compare, pareto_front
 from wattlm.errors import InvalidInputError
+from wattlm.integrations.hf_variants import half_precision, int8_dynamic, transformers_runner
 from wattlm.sensors.fake import FakeSensor
 
 
@@ -43,7 +37,7 @@ def test_recommendations_have_numbers() -> None:
     ], baseline="base", has_quality=True, quality_name="accuracy", inputs=10)
     recs = result.recommendations()
     assert recs[0].startswith("int8 cuts energy per item by 41 % than base")
-    assert "loss of 0.003 in accuracy 0.912 → 0.909" in recs[0]
+    assert "(5.90 J vs 10.0 J) for a loss of 0.00300 in accuracy 0.912 → 0.909" in recs[0]
     assert "fp16 uses 20 % more energy per item" in recs[1] and "drop it" in recs[1]
     assert result.pareto() == ["int8", "base"]
 
@@ -177,3 +171,92 @@ def test_three_variants_of_a_tiny_bert_on_cpu_give_the_right_pareto_set() -> Non
     assert any("int8 cuts energy per item by 40 %" in r for r in result.recommendations())
     png = result.plot()
     assert png[:4] == b"\x89PNG"
+
+
+# -- windows, break-even, fairness axis (issue 14) ---------------------------------------------
+
+def _stepping(joules_per_read: dict[str, float]) -> Any:
+    """Fresh sensors per variant; each read adds exactly ``joules_per_read[name]``."""
+    import itertools
+
+    def sensors(name: str) -> list[FakeSensor]:
+        ticks = itertools.count()
+        return [FakeSensor(f"fake-{name}", power_w=joules_per_read[name],
+                           clock=lambda: float(next(ticks)))]
+    return sensors
+
+
+def test_break_even_hand_computed() -> None:
+    from wattlm.compare.payback import break_even, distinguishable
+
+    assert break_even(100.0, 10.0, 6.0) == (25, None)          # 100 J / 4 J per query
+    assert break_even(101.0, 10.0, 6.0) == (26, None)          # rounded up
+    assert break_even(0.0, 10.0, 6.0) == (0, None)
+    queries, reason = break_even(100.0, 10.0, 12.0)
+    assert queries is None and reason and reason.startswith("never pays back")
+    queries, reason = break_even(100.0, 10.0, 6.0, separable=False)
+    assert queries is None and "not distinguishable" in (reason or "")
+    assert distinguishable([1.0, 1.1, 0.9], [2.0, 2.1, 1.9]) is True
+    assert distinguishable([1.0, 2.0, 3.0], [1.5, 2.5, 3.5]) is False
+    assert distinguishable([1.0], [2.0, 2.1]) is None
+
+
+def test_windows_give_spread_and_break_even_with_exact_sensors() -> None:
+    # per read: base 40 J, small 16 J; 4 items, 3 windows -> per item 10 J and 4 J
+    variants = {"base": lambda b: [1] * len(b), "small": lambda b: [1] * len(b)}
+    result = compare(variants, ["a", "b", "c", "d"], quality=lambda o: 1.0, windows=3,
+                     batch_size={"base": 2, "small": 4}, interval_s=60.0,
+                     make_cost={"small": 600.0}, sensors=_stepping({"base": 40.0, "small": 16.0}))
+    base, small = result["base"], result["small"]
+    assert base.window_energy_per_item_j == [10.0, 10.0, 10.0]
+    assert small.window_energy_per_item_j == [4.0, 4.0, 4.0]
+    assert small.distinguishable is True
+    # energy per item over the whole run: (start read + 1 + 3 windows + stop) reads
+    assert small.energy_per_item_j == pytest.approx(16.0 * 5 / 12)
+    saving = base.energy_per_item_j - small.energy_per_item_j
+    assert small.break_even_queries == math.ceil(600.0 / saving)
+    row = result.to_dict()["variants"][1]
+    assert row["break_even_queries"] == small.break_even_queries
+    assert row["saving_per_1000_queries_wh"] == pytest.approx(saving * 1000 / 3600)
+    assert base.batch_size == 2 and small.batch_size == 4
+
+
+def test_latency_is_one_batch_not_the_whole_input_set() -> None:
+    import time as clock
+
+    def slow(batch: list[Any]) -> list[Any]:
+        clock.sleep(0.02)
+        return batch
+
+    result = compare({"v": slow}, list(range(10)), batch_size=2, warmup=0,
+                     sensors=_stepping({"v": 1.0}))
+    v = result["v"]
+    assert 0.015 < (v.latency_s or 0) < 0.5
+    assert (v.latency_s or 0) < v.duration_s / 3      # 5 calls of ~20 ms, not one of ~100 ms
+
+
+def _report(flips: int) -> Any:
+    from wattlm.fairness.counterfactual import AxisResult, FairnessReport
+    from wattlm.fairness.stats import wilson_interval
+
+    axis = AxisResult("gender", 12, flips, wilson_interval(flips, 12), 0.01, (0.0, 0.02),
+                      {"man": 0.5, "woman": 0.5})
+    return FairnessReport("classification", {"gender": axis}, "score")
+
+
+def test_a_cheaper_but_less_fair_variant_warns_and_fairness_is_a_pareto_axis() -> None:
+    reports = {"base": _report(0), "small": _report(9)}
+    result = compare({"base": lambda b: b, "small": lambda b: b}, ["x", "y"],
+                     quality=lambda o: 1.0, interval_s=60.0,
+                     fairness=lambda name, _fn: reports[name],
+                     sensors=_stepping({"base": 10.0, "small": 5.0}))
+    small = result["small"]
+    assert any(w.startswith("W701: variant 'small' saves energy") for w in small.warnings)
+    assert result.pareto() == ["small", "base"]     # base is fairer: not dominated
+    assert result.to_dict()["variants"][1]["fairness"]["flip_rate"] == pytest.approx(0.75)
+    same = compare({"base": lambda b: b, "small": lambda b: b}, ["x", "y"],
+                   quality=lambda o: 1.0, interval_s=60.0,
+                   fairness=lambda name, _fn: _report(0),
+                   sensors=_stepping({"base": 10.0, "small": 5.0}))
+    assert same["small"].warnings == [] or not any("W701" in w for w in same["small"].warnings)
+    assert same.pareto() == ["small"]

@@ -1,58 +1,46 @@
-"""``wattlm compare SPEC.toml``: measure model variants on the same inputs, energy vs quality.
+"""``wattlm compare SPEC.toml``: model variants on one task's inputs: energy, quality, payback.
 
-The TOML file::
-
-    [compare]
-    inputs = "texts.jsonl"      # .txt: one text per line; .jsonl: objects with text (+ label)
-    text_key = "text"
-    label_key = "label"
-    quality = "accuracy"        # "accuracy" (needs labels) or "none"
-    warmup = 1
-    limit = 200                 # first N inputs only
-    baseline = "base"
-    region = "FR"
-    max_length = 128
-
-    [variants.base]
-    model = "./models/my-bert"  # local directory, loaded with local_files_only=True
-    batch_size = 8
-
-    [variants.int8]
-    model = "./models/my-bert"
-    quantize = "int8"           # dynamic int8 (CPU)
-
-    [variants.half]
-    model = "./models/my-bert"
-    dtype = "float16"           # float32, float16 or bfloat16
-    device = "cpu"
-
-Unknown keys are errors, found before anything is loaded or measured.
+The spec format is documented in ``docs/compression.md``; ``examples/compare_tiny.toml`` runs
+offline. Every key and value is checked (unknown keys, a sparsity outside [0, 1), a GPU
+variant without a GPU, a model that cannot do the task, missing input fields) before anything
+is loaded or measured.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from wattlm.cli._output import add_format_option, emit, table
 
-_COMPARE_KEYS = {"inputs", "text_key", "label_key", "quality", "warmup", "limit", "baseline",
-                 "region", "max_length", "batch_size"}
-_VARIANT_KEYS = {"model", "batch_size", "quantize", "dtype", "device", "max_length"}
+_COMPARE_KEYS = {"task", "inputs", "text_key", "label_key", "quality", "warmup", "windows",
+                 "limit", "baseline", "region", "max_length", "batch_size", "max_quality_loss",
+                 "fairness"}
+_VARIANT_KEYS = {"model", "batch_size", "quantize", "dtype", "device", "max_length", "prune",
+                 "prune_method", "distil_steps", "student_layers"}
+_INT_MIN = {"warmup": 0, "windows": 1, "limit": 1, "max_length": 1, "batch_size": 1,
+            "distil_steps": 1, "student_layers": 1}
+_STR_KEYS = {"task", "inputs", "text_key", "label_key", "quality", "baseline", "region",
+             "model", "quantize", "dtype", "device", "prune_method"}
+_CHOICES = {"quantize": ("int8", "int8-weight", "int4-weight"),
+            "dtype": ("float32", "float16", "bfloat16"),
+            "prune_method": ("unstructured", "structured"), "quality": ("task", "accuracy", "none")}
+_MAKERS = ("quantize", "prune", "distil_steps", "dtype")
 
 
 def register(subparsers: Any) -> None:
     """Add the ``compare`` command."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "compare", help="measure model variants on the same inputs: energy vs quality, Pareto",
-        description="Run each variant named in a TOML file (local model directories, int8, "
-        "half precision, batch sizes) on the same inputs after a warm-up, measure each with "
-        "wattlm, and print energy per item and token, latency, quality, the Pareto set and "
-        "recommendations. J/token counts input tokens (the baseline's tokenizer, truncated "
-        "to max_length); latency is per call (one batch).")
-    parser.add_argument("spec", help="TOML file naming the inputs and the variants")
+        "compare", help="measure model variants on one task: energy vs quality, break-even",
+        description="Run each variant named in a TOML file (local model directories or the "
+        "task's tiny model; dynamic int8, weight-only int8/int4, pruning, distillation, half "
+        "precision) on the same task inputs after a warm-up, measure each with wattlm over "
+        "repeated windows, and print energy per item (with its spread), latency of one batch, "
+        "quality, fairness, the energy making each variant cost and its break-even, the "
+        "Pareto set and recommendations. Spec format: docs/compression.md.")
+    parser.add_argument("spec", help="TOML file naming the task, inputs and variants")
     parser.add_argument("--report", choices=("md", "html", "json"), default=None,
                         help="also write a report in this format (with -o)")
     parser.add_argument("-o", "--output", default=None, metavar="FILE",
@@ -69,13 +57,9 @@ def _unknown(found: set[str], allowed: set[str], where: str) -> None:
         raise ConfigError(f"{where}: {hint}; allowed keys: {', '.join(sorted(allowed))}")
 
 
-_INT_MIN = {"warmup": 0, "limit": 1, "max_length": 1, "batch_size": 1}
-_STR_KEYS = {"inputs", "text_key", "label_key", "quality", "baseline", "region", "model",
-             "quantize", "dtype", "device"}
-
-
-def _check_types(values: dict[str, Any], where: str) -> None:
+def _check_values(values: dict[str, Any], where: str) -> None:
     from wattlm.errors import ConfigError
+    from wattlm.integrations.compression import check_sparsity
 
     for key, value in values.items():
         if key in _INT_MIN and (isinstance(value, bool) or not isinstance(value, int)
@@ -84,224 +68,194 @@ def _check_types(values: dict[str, Any], where: str) -> None:
                               f"{value!r}")
         if key in _STR_KEYS and not isinstance(value, str):
             raise ConfigError(f"{where}: {key} must be a string, got {value!r}")
+        if key in _CHOICES and value not in _CHOICES[key]:
+            raise ConfigError(f"{where}: {key} must be one of {', '.join(_CHOICES[key])}, got "
+                              f"{value!r}")
+    if "prune" in values:
+        try:
+            check_sparsity(values["prune"], f"{where}: prune")
+        except Exception as e:
+            raise ConfigError(str(e)) from e
+    if "max_quality_loss" in values and (isinstance(values["max_quality_loss"], bool) or
+                                         not isinstance(values["max_quality_loss"], (int, float))
+                                         or values["max_quality_loss"] < 0):
+        raise ConfigError(f"{where}: max_quality_loss must be a number >= 0, got "
+                          f"{values['max_quality_loss']!r}")
+    makers = [k for k in _MAKERS if k in values and values[k] not in ("float32",)]
+    if len(makers) > 1:
+        raise ConfigError(f"{where}: one maker per variant; got {', '.join(makers)}")
+
+
+def _read(path: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    from wattlm.errors import ConfigError
+
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from e
 
 
 def load_spec(path: str) -> dict[str, Any]:
     """Read and check a comparison spec; every problem raises before anything runs.
 
     Raises:
-        ConfigError: unreadable or invalid TOML, unknown keys, missing model directories or
-            inputs, bad values.
+        ConfigError: unreadable or invalid TOML, unknown keys or values, missing or unsuitable
+            model directories, a GPU variant without a GPU, a baseline that is not a variant.
+        InvalidInputError: an unknown task.
     """
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    from pathlib import Path
-
     from wattlm.errors import ConfigError
+    from wattlm.tasks.benchmark import check_device
+    from wattlm.tasks.registry import check_model_dir, get_task
 
     file = Path(path)
-    try:
-        spec = tomllib.loads(file.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"cannot read {file}: {e.strerror or e}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{file}: invalid TOML: {e}") from e
+    spec = _read(path)
     _unknown(set(spec), {"compare", "variants"}, str(file))
-    settings = spec.get("compare", {})
-    variants = spec.get("variants", {})
+    settings, variants = spec.get("compare", {}), spec.get("variants", {})
     if not isinstance(settings, dict) or not isinstance(variants, dict):
         raise ConfigError(f"{file}: [compare] and [variants.NAME] must be tables")
     _unknown(set(settings), _COMPARE_KEYS, f"{file} [compare]")
-    _check_types(settings, f"{file} [compare]")
+    _check_values(settings, f"{file} [compare]")
+    task = get_task(settings.get("task", "classification"), where=f"{file} [compare] task")
+    settings["task"] = task.name
     if not variants:
         raise ConfigError(f"{file}: no variants: add at least one [variants.NAME] with model=")
-    base_dir = file.parent
-    for name, options in variants.items():
-        if not isinstance(options, dict):
-            raise ConfigError(f"{file}: [variants.{name}] must be a table")
-        _unknown(set(options), _VARIANT_KEYS, f"{file} [variants.{name}]")
-        _check_types(options, f"{file} [variants.{name}]")
-        if "model" not in options:
-            raise ConfigError(f"{file} [variants.{name}]: model = \"path/to/model\" is required")
-        model_dir = (base_dir / str(options["model"])).resolve()
-        if not model_dir.is_dir():
-            raise ConfigError(f"{file} [variants.{name}]: model directory {model_dir} does "
-                              "not exist (only local models are loaded)")
-        options["model"] = str(model_dir)
-        if options.get("quantize") not in (None, "int8"):
-            raise ConfigError(f"{file} [variants.{name}]: quantize must be \"int8\", got "
-                              f"{options['quantize']!r}")
-        if options.get("dtype") not in (None, "float32", "float16", "bfloat16"):
-            raise ConfigError(f"{file} [variants.{name}]: dtype must be float32, float16 or "
-                              f"bfloat16, got {options['dtype']!r}")
-    if "inputs" not in settings:
-        raise ConfigError(f"{file} [compare]: inputs = \"texts.txt\" (or .jsonl) is required")
-    settings["inputs"] = str((base_dir / str(settings["inputs"])).resolve())
-    if settings.get("quality", "accuracy") not in ("accuracy", "none"):
-        raise ConfigError(f"{file} [compare]: quality must be \"accuracy\" or \"none\"")
     if "baseline" in settings and settings["baseline"] not in variants:
-        raise ConfigError(f"{file} [compare]: baseline {settings['baseline']!r} is not a variant; "
-                          f"variants are {', '.join(variants)}")
-    return {"compare": settings, "variants": variants}
+        raise ConfigError(f"{file} [compare]: baseline {settings['baseline']!r} is not a "
+                          f"variant; variants are {', '.join(variants)}")
+    for name, options in variants.items():
+        where = f"{file} [variants.{name}]"
+        if not isinstance(options, dict):
+            raise ConfigError(f"{where} must be a table")
+        _unknown(set(options), _VARIANT_KEYS, where)
+        _check_values(options, where)
+        if "model" not in options:
+            raise ConfigError(f"{where}: model = \"path/to/model\" (or \"tiny\") is required")
+        folder = file.parent / str(options["model"])
+        if (options["model"] != "tiny" or folder.is_dir()) and not folder.is_dir():
+            raise ConfigError(f"{where}: model directory {folder.resolve()} does not exist "
+                              "(only local models are loaded; \"tiny\" is the task's tiny model)")
+    if "inputs" in settings:
+        settings["inputs"] = str((file.parent / str(settings["inputs"])).resolve())
+    items = load_inputs(settings)
+    for name, options in variants.items():
+        where = f"{file} [variants.{name}]"
+        if options["model"] != "tiny" or (file.parent / "tiny").is_dir():
+            options["model"] = check_model_dir(task, str(file.parent / options["model"]),
+                                               where=f"{where} model")
+        try:
+            options["device"] = check_device(options.get("device", "cpu"))
+        except ConfigError as e:
+            raise ConfigError(f"{where} {e}") from e
+        if "distil_steps" in options and task.name not in ("classification", "generation"):
+            raise ConfigError(f"{where}: distil_steps works for tasks classification and "
+                              f"generation (models with logits), not {task.name}")
+    return {"compare": settings, "variants": variants, "items": items}
 
 
-def load_inputs(settings: dict[str, Any]) -> tuple[list[str], list[Any] | None]:
-    """Texts and labels (None when the file has none).
+def load_inputs(settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The task items of a checked spec.
 
-    Raises:
-        ConfigError: unreadable file, bad JSON line, missing text key.
-    """
-    from pathlib import Path
-
-    from wattlm.errors import ConfigError
-
-    path = Path(settings["inputs"])
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise ConfigError(f"cannot read inputs {path}: {e.strerror or e}") from e
-    texts: list[str] = []
-    labels: list[Any] = []
-    text_key, label_key = settings.get("text_key", "text"), settings.get("label_key", "label")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        if path.suffix == ".jsonl":
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ConfigError(f"{path}, line {number}: invalid JSON ({e.msg})") from e
-            if not isinstance(row, dict) or text_key not in row:
-                raise ConfigError(f"{path}, line {number}: needs a {text_key!r} field")
-            texts.append(str(row[text_key]))
-            if label_key in row:
-                labels.append(row[label_key])
-        else:
-            texts.append(line)
-    limit = settings.get("limit")
-    if isinstance(limit, int) and limit > 0:
-        texts, labels = texts[:limit], labels[:limit]
-    if not texts:
-        raise ConfigError(f"inputs {path} holds no texts (empty file or blank lines only): "
-                          "give at least one")
-    has_labels = bool(labels) and len(labels) == len(texts)
-    return texts, labels if has_labels else None
-
-
-def _lazy_variant(options: dict[str, Any], max_length: int) -> Any:
-    """A variant that loads its model on first call (so a load failure fails only it)."""
-    state: dict[str, Any] = {}
-
-    def run(texts: list[Any]) -> list[Any]:
-        if "runner" not in state:
-            import torch
-            from transformers import AutoModelForSequenceClassification, AutoTokenizer
-            from transformers.utils import logging as hf_logging
-
-            from wattlm.compare.variants import int8_dynamic, transformers_runner
-
-            path = options["model"]
-            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            model = AutoModelForSequenceClassification.from_pretrained(
-                path, local_files_only=True).eval()
-            device = options.get("device", "cpu")
-            if options.get("dtype") in ("float16", "bfloat16"):
-                model = model.to(getattr(torch, options["dtype"]))
-            if options.get("quantize") == "int8":
-                model, device = int8_dynamic(model), "cpu"
-            else:
-                model = model.to(device)
-            state["runner"] = transformers_runner(
-                model, tokenizer, batch_size=int(options.get("batch_size", 8)),
-                max_length=int(options.get("max_length", max_length)), device=device)
-            state["labels"] = getattr(model.config, "id2label", None) or {}
-        outputs: list[Any] = state["runner"](texts)
-        names = state["labels"]
-        return [names.get(o, o) if isinstance(o, int) else o for o in outputs]
-
-    return run
-
-
-def _token_counter(model_dir: str, max_length: int) -> Any:
-    """``count_tokens(text, output)``: input tokens of ``text`` with the baseline's tokenizer.
+    From ``.jsonl``/``.csv`` with the task's fields, the shipped set, or (classification
+    without quality) a ``.txt`` file of one text a line.
 
     Raises:
-        ConfigError: the tokenizer cannot be loaded from ``model_dir`` (before measuring).
+        ConfigError: unreadable file, bad JSON line, missing fields.
     """
     from wattlm.errors import ConfigError
+    from wattlm.tasks.inputs import check_items, load_file, shipped_items
+    from wattlm.tasks.registry import get_task
 
-    try:
-        from transformers import AutoTokenizer
+    task = get_task(settings["task"])
+    path = settings.get("inputs")
+    if path is None:
+        items = shipped_items(task)
+    elif path.endswith(".txt"):
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            raise ConfigError(f"cannot read inputs {path}: {e.strerror or e}") from e
+        items = [{"text": t, "label": "0"} for t in lines if t.strip()]
+        if not items:
+            raise ConfigError(f"inputs {path} holds no texts (empty file or blank lines only): "
+                              "give at least one")
+        if task.name != "classification" or settings.get("quality", "task") != "none":
+            raise ConfigError(f"inputs {path}: quality needs a label for every input (a .jsonl "
+                              f"or .csv file with the fields {', '.join(task.fields)}), or set "
+                              "quality = \"none\"")
+    else:
+        items = load_file(path)
+        text_key, label_key = settings.get("text_key"), settings.get("label_key")
+        if task.name == "classification" and (text_key or label_key):
+            items = [{**i, "text": i.get(text_key or "text"), "label": i.get(label_key or "label")}
+                     for i in items]
+    items = items[:settings["limit"]] if settings.get("limit") else items
+    return check_items(task, items, f"inputs {path or 'shipped ' + task.name + ' set'}")
 
-        tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-    except Exception as e:  # noqa: BLE001 - any load failure is a spec problem
-        raise ConfigError(f"cannot load a tokenizer from {model_dir} ({type(e).__name__}: "
-                          f"{e}); the model directory needs its tokenizer files") from e
 
-    def count(text: Any, _output: Any) -> int:
-        return len(tokenizer(str(text), truncation=True, max_length=max_length)["input_ids"])
+def _human(data: dict[str, Any], result: Any) -> str:
+    headers, rows = result.text_table()
+    return table(headers, rows) + "\n\n" + "\n".join(f"- {r}" for r in data["recommendations"])
+
+
+def _token_counter(task: Any, built: Any, settings: dict[str, Any]) -> Any:
+    """Output tokens for generating tasks; else input tokens (the baseline's tokenizer)."""
+    if task.generates:
+        return lambda _item, output: int(getattr(output, "tokens", 0))
+    baseline = settings.get("baseline") or next(iter(built.runners))
+    bundle = built.bundles.get(baseline) or next(iter(built.bundles.values()), None)
+    if bundle is None:
+        return None
+    length = int(settings.get("max_length", 128))
+
+    def count(item: Any, _output: Any) -> int:
+        ids = bundle.tokenizer(str(item[task.text_field]), truncation=True, max_length=length)
+        return len(ids["input_ids"])
 
     return count
 
 
-def _accuracy(labels: list[Any]) -> Any:
-    def quality(outputs: list[Any]) -> float:
-        hits = sum(1 for o, y in zip(outputs, labels, strict=True)
-                   if o == y or str(o) == str(y))
-        return hits / len(labels)
-
-    return quality
-
-
-def _human(data: dict[str, Any]) -> str:
-    rows = [[v["name"], v["status"], _n(v["energy_per_item_j"]), _n(v["energy_per_token_j"]),
-             _n(v["throughput_items_per_s"]), _n(v["latency_s"]), _n(v["quality"]),
-             v["provenance"] or "-", "yes" if v["name"] in data["pareto"] else ""]
-            for v in data["variants"]]
-    body = table(["variant", "status", "J/item", "J/token", "items/s", "latency (s)",
-                  data["quality_name"], "provenance", "pareto"], rows)
-    return body + "\n\n" + "\n".join(f"- {r}" for r in data["recommendations"])
-
-
-def _n(value: float | None) -> str:
-    from wattlm._format import format_number
-
-    return format_number(value)
-
-
 def _handle(args: argparse.Namespace) -> int:
     from wattlm.compare.variants import compare
+    from wattlm.integrations.compare_spec import build_variants
+    from wattlm.tasks.registry import get_task
 
     spec = load_spec(args.spec)
     settings = spec["compare"]
-    texts, labels = load_inputs(settings)
-    wants_quality = settings.get("quality", "accuracy") == "accuracy"
-    if wants_quality and labels is None and settings.get("quality") == "accuracy":
-        from wattlm.errors import ConfigError
+    task = get_task(settings["task"])
+    items = spec["items"]
+    built = build_variants(task, items, spec["variants"],
+                           default_batch_size=int(settings.get("batch_size", 8)),
+                           track_options={"region": settings.get("region")})
+    wants_quality = settings.get("quality", "task") != "none"
+    fairness = None
+    if settings.get("fairness", True) and task.fairness:
+        from wattlm.tasks.probe import fairness_report
 
-        raise ConfigError(f"{args.spec}: quality = \"accuracy\" needs a label for every input "
-                          "(a .jsonl file with a label field)")
-    max_length = int(settings.get("max_length", 128))
-    variants = {name: _lazy_variant(options, max_length)
-                for name, options in spec["variants"].items()}
-    baseline = settings.get("baseline") or next(iter(variants))
-    count_tokens = _token_counter(spec["variants"][baseline]["model"], max_length)
-    result = compare(variants, texts, quality=_accuracy(labels) if wants_quality and labels
+        def fairness(name: str, runner: Any) -> Any:
+            return fairness_report(task, built.bundles.get(name), runner,
+                                   built.batch_sizes[name])
+    result = compare(built.runners, items, count_tokens=_token_counter(task, built, settings),
+                     quality=(lambda outs: task.score(outs, items).value) if wants_quality
                      else None, warmup=int(settings.get("warmup", 1)),
-                     batch_size=settings.get("batch_size"), baseline=settings.get("baseline"),
-                     quality_name="accuracy" if wants_quality and labels else "quality",
-                     region=settings.get("region"), count_tokens=count_tokens)
-    emit(result.to_dict(), args.format, _human)
+                     windows=int(settings.get("windows", 3)), batch_size=built.batch_sizes,
+                     baseline=settings.get("baseline"),
+                     quality_name=task.metric if wants_quality else "quality",
+                     region=settings.get("region"), make_cost=built.costs, fairness=fairness,
+                     max_quality_loss=settings.get("max_quality_loss"))
+    data = result.to_dict()
+    emit(data, args.format, lambda d: _human(d, result))
     if args.report:
         from wattlm.cli.report import write_text
         from wattlm.report import render
 
         write_text(render(result, args.report), args.output)
-    failed = [v for v in result.variants if not v.ok]
-    if len(failed) == len(result.variants):
+    if all(not v.ok for v in result.variants):
         print("wattlm: every variant failed", file=sys.stderr)
         return 1
     return 0

@@ -32,6 +32,7 @@ COMMANDS = (
     "report",
     "compare",
     "serve_bench",
+    "tasks",
     "whatif",
     "dashboard",
 )

@@ -227,7 +227,7 @@ class Tracker:
             save_run(sampler.writer, store, record, until)
 
     def add_warning(self, text: str) -> None:
-        """Record an emitted warning (``"W131: ..."``) on the run this tracker returns and stores."""
+        """Record an emitted warning (``"W131: ..."``) on the run this tracker returns."""
         if text not in self._warnings:
             self._warnings.append(text)
 
