@@ -31,12 +31,13 @@ def _hardware(args: argparse.Namespace) -> int:
 
     from wattlm.catalog.hardware import get_hardware, list_hardware
     from wattlm.cli._output import emit, format_number, table
+    from wattlm._validate import shown
     from wattlm.errors import UnknownNameError
 
     items = list_hardware(args.query)
     if not items:
         get_hardware(args.query)  # raises UnknownNameError with "did you mean"
-        raise UnknownNameError(f"no hardware matches {args.query!r}; run `wattlm hardware` "
+        raise UnknownNameError(f"no hardware matches {shown(args.query)}; run `wattlm hardware` "
                                "to list all")
 
     def human(_: Any) -> str:
@@ -57,12 +58,13 @@ def _models(args: argparse.Namespace) -> int:
 
     from wattlm.catalog.models import get_model, list_models
     from wattlm.cli._output import emit, table
+    from wattlm._validate import shown
     from wattlm.errors import UnknownNameError
 
     items = list_models(args.query)
     if not items:
         get_model(args.query)  # raises UnknownNameError with "did you mean"
-        raise UnknownNameError(f"no model matches {args.query!r}; run `wattlm models` to list all")
+        raise UnknownNameError(f"no model matches {shown(args.query)}; run `wattlm models` to list all")
 
     def human(_: Any) -> str:
         rows = [[m.name, m.family, f"{m.params / 1e9:.3g}B",

@@ -34,6 +34,24 @@ def _sensor_dict(sensor: Any, role: str = "") -> dict[str, Any]:
     return out
 
 
+def _live_pid(pid: int) -> int:
+    """``--pid``: a whole number in [1, 2**22] naming a process that is running (exit 2 if not)."""
+    import os
+
+    from wattlm._validate import count
+    from wattlm.errors import InvalidInputError
+
+    pid = count(pid, "pid", origin="argument --pid", low=1)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        raise InvalidInputError(f"argument --pid: no process {pid} is running here; give the id "
+                                "of a live process (see `ps`) or leave --pid out") from None
+    except PermissionError:
+        pass  # it exists, owned by someone else
+    return pid
+
+
 def collect(powercap_root: str | None = None, pid: int | None = None, *,
             context: Any = None) -> dict[str, Any]:
     """Probe everything and describe it as a JSON-ready dict (sensors are closed afterwards).
@@ -51,12 +69,11 @@ def collect(powercap_root: str | None = None, pid: int | None = None, *,
     import dataclasses
 
     from wattlm.config import resolve_settings
-    from wattlm.errors import InvalidInputError
     from wattlm.sensors.backend import ProbeContext
     from wattlm.sensors.registry import load_backends, probe_all, select
 
-    if pid is not None and pid <= 0:
-        raise InvalidInputError(f"--pid must be a positive process id, got {pid}")
+    if pid is not None:
+        pid = _live_pid(pid)
     root = resolve_settings(powercap_root=powercap_root).powercap_root
     base = context if context is not None else ProbeContext.create()
     ctx = dataclasses.replace(base, powercap_root=root, pid=base.pid if pid is None else pid)
