@@ -29,9 +29,9 @@ def register(subparsers: Any) -> None:
 def _hardware(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from wattlm._validate import shown
     from wattlm.catalog.hardware import get_hardware, list_hardware
     from wattlm.cli._output import emit, format_number, table
-    from wattlm._validate import shown
     from wattlm.errors import UnknownNameError
 
     items = list_hardware(args.query)
@@ -56,15 +56,16 @@ def _hardware(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from wattlm._validate import shown
     from wattlm.catalog.models import get_model, list_models
     from wattlm.cli._output import emit, table
-    from wattlm._validate import shown
     from wattlm.errors import UnknownNameError
 
     items = list_models(args.query)
     if not items:
         get_model(args.query)  # raises UnknownNameError with "did you mean"
-        raise UnknownNameError(f"no model matches {shown(args.query)}; run `wattlm models` to list all")
+        raise UnknownNameError(f"no model matches {shown(args.query)}; run `wattlm models` to "
+                               "list all")
 
     def human(_: Any) -> str:
         rows = [[m.name, m.family, f"{m.params / 1e9:.3g}B",

@@ -34,10 +34,9 @@ def handle(args: argparse.Namespace) -> int:
     """
     import logging
 
+    from wattlm._validate import text
     from wattlm.config import resolve_settings
     from wattlm.dashboard.server import DEFAULT_HOST, is_loopback, make_server
-
-    from wattlm._validate import text
 
     host = DEFAULT_HOST if args.host is None else text(args.host, "host",
                                                        origin="argument --host")

@@ -212,9 +212,9 @@ def _load_config(path: str | Path) -> tuple[dict[str, Any], str]:
     if not _exists(Path(path)):
         raise InvalidInputError(f"config: no such file {where!r} (give the path of a Hugging "
                                 "Face config.json)")
-    text = read_text(path, "config")  # a directory, binary or non-UTF-8 file: one line
+    source = read_text(path, "config")  # a directory, binary or non-UTF-8 file: one line
     try:
-        raw = json.loads(text)
+        raw = json.loads(source)
     except json.JSONDecodeError as e:
         raise DataError(f"config {where!r} is not readable JSON: {e}") from e
     if not isinstance(raw, dict):

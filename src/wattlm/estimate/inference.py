@@ -97,9 +97,9 @@ def _check_inputs(params: float | None, active_params: float | None, batch_size:
         if value is None:
             raise InvalidInputError(f"{name} must be a whole number >= 1, got None")
         count(value, name)
-    for name, value in zip(("devices", "tensor_parallel", "expert_parallel", "data_parallel"),
-                           degrees, strict=True):
-        count(value, name)
+    for name, degree in zip(("devices", "tensor_parallel", "expert_parallel", "data_parallel"),
+                            degrees, strict=True):
+        count(degree, name)
     if active_params is not None and params is not None and active_params > params:
         raise InvalidInputError(
             f"active_params ({active_params:,.0f}) cannot exceed params ({params:,.0f})")

@@ -1,4 +1,4 @@
-"""Input checks shared by the estimators, through the one validation layer (:mod:`wattlm._validate`).
+"""Input checks shared by the estimators, through the one validation layer (``_validate``).
 
 Every check runs before any work or warning, so a bad value is one clear line: what was wrong,
 what would be right (the documented bound of :data:`wattlm._validate.BOUNDS`). NaN, infinity,
