@@ -80,7 +80,7 @@ def test_validate_exit_status_follows_the_targets() -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--params=-7e9", "--tokens", "1e12", "--hardware", "h100"], "params must be a number in (0,"),
+    (["--params=-7e9", "--tokens", "1e12", "--hardware", "h100"], "params must be a number in [1,"),
     # issue 13: absurd magnitudes, fractional counts, beyond the context, -o checked first
     (["--params", "7e9", "--tokens", "1e12", "--hardware", "h100", "--seq-len", "9" * 30],
      "seq_len must be a whole number in [1, 10,000,000]"),

@@ -92,7 +92,7 @@ def test_lazy_export_and_to_dict() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
-    ({"params": 0, "tokens": 1e12, "hardware": "h100"}, r"params must be a number in \(0, "),
+    ({"params": 0, "tokens": 1e12, "hardware": "h100"}, r"params must be a number in \[1, "),
     ({"params": 7e9, "tokens": -5, "hardware": "h100"}, r"tokens must be a whole number in \[1, "),
     ({"params": 7e9, "tokens": 1.5, "hardware": "h100"}, r"tokens must be a whole number"),
     ({"hardware": "h100", "devices": 0, "days": 1}, r"devices must be a whole number in \[1, "),

@@ -89,9 +89,10 @@ def _check_inputs(params: float | None, active_params: float | None, batch_size:
                   input_tokens: float, output_tokens: float, arrival_rate: float | None,
                   degrees: tuple[int | None, ...]) -> None:
     """Every number through :mod:`wattlm._validate` (bounds in docs/cli.md) before any work."""
-    positive(params, "params")
-    positive(active_params, "active_params")
-    positive(arrival_rate, "arrival_rate", unit="requests per second")
+    positive(params, "params", low=1.0)
+    positive(active_params, "active_params", low=1.0)
+    # below one request in ~12 days, the idle energy per request is surely not what is meant
+    positive(arrival_rate, "arrival_rate", unit="requests per second", low=1e-6)
     for name, value in (("batch_size", batch_size), ("input_tokens", input_tokens),
                         ("output_tokens", output_tokens)):
         if value is None:

@@ -22,10 +22,13 @@ __all__ = [
 ]
 
 
-def positive(value: Any, name: str, *, unit: str = "") -> float | None:
-    """``None``, or a finite number > 0 within the documented bound of ``name``."""
+def positive(value: Any, name: str, *, unit: str = "", low: float | None = None,
+             ) -> float | None:
+    """``None``, or a finite number > 0 (>= ``low``) within the documented bound of ``name``."""
     if value is None:
         return None
+    if low is not None:
+        return _validate.bounded(value, name, low=low, unit=unit)
     return _validate.positive(value, name, unit=unit)
 
 

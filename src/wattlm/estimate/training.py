@@ -171,8 +171,9 @@ def _check_inputs(params: float | None, active_params: float | None, tokens: flo
                   device_hours: float | None, mfu: float | None, power_w: float | None,
                   pue: float | None, intensity: float | None, seq_len: int | None) -> None:
     """Every value through :mod:`wattlm._validate` (bounds in docs/cli.md), then combinations."""
-    for name, value in (("params", params), ("active_params", active_params),
-                        ("days", days), ("hours", hours), ("device_hours", device_hours),
+    inputs.positive(params, "params", low=1.0)
+    inputs.positive(active_params, "active_params", low=1.0)
+    for name, value in (("days", days), ("hours", hours), ("device_hours", device_hours),
                         ("power_w", power_w)):
         inputs.positive(value, name)
     inputs.count(tokens, "tokens")
@@ -278,7 +279,7 @@ def estimate_training(
     """
     _check_inputs(params, active_params, tokens, devices, days, hours, device_hours, mfu,
                   power_w, pue, intensity, seq_len)
-    inputs.positive(teacher_params, "teacher_params")
+    inputs.positive(teacher_params, "teacher_params", low=1.0)
     inputs.check_name(model, "model")
     inputs.check_name(hardware, "hardware")
     inputs.check_grid(None, None, region)
