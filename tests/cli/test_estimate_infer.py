@@ -52,9 +52,10 @@ def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     (["--tensor-parallel", "9" * 30], "tensor_parallel must be a whole number in [1, "),
     (["--intensity", "1e308"], "2,000 g/kWh (coal plants are near 1,000) is surely a mistake"),
     (["--pue", "nan"], "pue must be a finite number, got nan"),
-    (["--arrival-rate", "1e308"], "arrival_rate must be a number of requests per second in"),
     (["--hardware", ""], "hardware must be a non-empty line of text"),
     (["--region", "🌍"], "unknown region"),
+    # conflicting options: an error with a hint, not one silently ignored
+    (["--arrival-rate", "2"], "--batch-size would be ignored: give one of them"),
     (["--engine", "tgi"], "engine: unknown serving engine 'tgi'; valid choices"),
     (["--devices", "8", "--tensor-parallel", "2"], "does not match devices=8"),
     (["--devices", "4", "--expert-parallel", "3"], "expert_parallel=3 must divide"),

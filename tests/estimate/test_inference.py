@@ -239,6 +239,7 @@ def test_config_json_with_qwen3_30b_a3b_shapes(tmp_path: Path) -> None:
     ({"pue": 1e308}, r"PUE above 3"),
     ({"params": 1e-320}, r"params must be a number in \[1, "),
     ({"arrival_rate": 1e-320}, r"arrival_rate must be a number of requests per second in"),
+    ({"arrival_rate": 1e308}, r"more than a million requests per second is surely a mistake"),
     ({"hardware": ""}, r"hardware must be a non-empty line"),
     ({"region": "x" * 5000}, r"region must be a non-empty line of text of at most 200"),
 ])
@@ -274,3 +275,11 @@ def test_config_that_is_a_directory_or_not_utf8(tmp_path: Path) -> None:
     bad.write_bytes(b'{"name": "caf\xe9"}')
     with pytest.raises(InvalidInputError, match=r"is not UTF-8 text \(byte 13 is 0xe9\)"):
         geometry_from_config(bad)
+
+
+def test_config_with_model_or_params_is_a_conflict(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"num_hidden_layers": 2, "hidden_size": 64,
+                             "num_attention_heads": 4, "vocab_size": 100})
+    for extra in ({"model": "llama-2-7b"}, {"params": 7e9}):
+        with pytest.raises(InvalidInputError, match="would be ignored: give one source"):
+            estimate_inference(config=path, intensity=100, **extra)  # type: ignore[arg-type]

@@ -108,6 +108,8 @@ def test_lazy_export_and_to_dict() -> None:
     ({"params": 7e9, "tokens": 1e12, "hardware": "h100", "pue": 1e308}, r"PUE above 3"),
     ({"params": 7e9, "tokens": 1e12, "hardware": "h100", "seq_len": 10**30}, r"10 million"),
     ({"model": "llama-2-7b", "hardware": "h100", "seq_len": 8192}, r"4,096-token context"),
+    ({"hardware": "h100", "device_hours": 5, "mfu": 0.4}, r"the time is given .*: drop one"),
+    ({"hardware": "h100", "device_hours": 5, "scope": "productive"}, r"drop scope or the time"),
     ({"hardware": "h100", "days": 3}, "also give devices"),
     ({"hardware": "h100", "device_hours": 5, "devices": 2, "days": 1}, "not both"),
     ({"params": 7e9, "tokens": 1e12}, "hardware is needed"),

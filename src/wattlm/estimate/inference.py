@@ -270,6 +270,10 @@ def estimate_inference(
                   (devices, tensor_parallel, expert_parallel, data_parallel))
     pue, intensity = check_grid(pue, intensity, region)
     check_name(model, "model")
+    if config is not None and (model is not None or params is not None
+                               or active_params is not None):
+        raise InvalidInputError("config= gives the model's shape and parameter counts; model=, "
+                                "params= and active_params= would be ignored: give one source")
     from wattlm.catalog.hardware import get_hardware
 
     hw = get_hardware("H100-SXM" if hardware is None else check_name(hardware, "hardware") or "")

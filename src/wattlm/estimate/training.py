@@ -187,6 +187,10 @@ def _check_inputs(params: float | None, active_params: float | None, tokens: flo
     if device_hours is not None and (days is not None or hours is not None):
         raise InvalidInputError(
             "give device_hours, or devices with days/hours, not both")
+    if mfu is not None and (device_hours is not None or days is not None or hours is not None):
+        raise InvalidInputError(
+            "mfu turns FLOPs into time, but the time is given (device_hours or days/hours): "
+            "drop one (with the time given, the estimate reports the implied MFU)")
     if (days is not None or hours is not None) and devices is None:
         raise InvalidInputError(
             "days/hours are wall-clock time: also give devices (or give device_hours)")
@@ -280,6 +284,11 @@ def estimate_training(
     _check_inputs(params, active_params, tokens, devices, days, hours, device_hours, mfu,
                   power_w, pue, intensity, seq_len)
     inputs.positive(teacher_params, "teacher_params", low=1.0)
+    if scope != "published" and (device_hours is not None or days is not None
+                                 or hours is not None):
+        raise InvalidInputError(
+            f"scope={scope!r} scales the time computed from FLOPs, but the time is given "
+            "(device_hours or days/hours): drop scope or the time")
     inputs.check_name(model, "model")
     inputs.check_name(hardware, "hardware")
     inputs.check_grid(None, None, region)
