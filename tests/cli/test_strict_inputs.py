@@ -80,3 +80,11 @@ def test_bad_cpu_tdp_stops_run_at_the_door(value: str, tmp_path: Path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "environment WATTLM_CPU_TDP_W: cpu_tdp_w must be" in lines[0]
     assert not marker.exists() and not (tmp_path / "runs.db").exists()
+
+
+@pytest.mark.parametrize("command", ["regions", "hardware", "models"])
+@pytest.mark.parametrize("query", ["", "   "])
+def test_empty_query_is_an_error_not_everything(command: str, query: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, query]) == 2
+    assert "non-empty" in _one_error_line(capsys)
