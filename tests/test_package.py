@@ -43,7 +43,7 @@ def test_public_api_is_exact_and_resolvable():
 
 
 # layer -> packages it may import (besides itself and the base layer)
-BASE = {"records", "units", "errors", "config", "_caches", "_format"}
+BASE = {"records", "units", "errors", "config", "_caches", "_format", "_validate"}
 LAYERS = {
     "cli": None,  # may import anything
     "dashboard": None,
