@@ -43,7 +43,8 @@ def test_public_api_is_exact_and_resolvable():
 
 
 # layer -> packages it may import (besides itself and the base layer)
-BASE = {"records", "results", "units", "errors", "config", "_caches", "_format", "_secrets"}
+BASE = {"records", "results", "units", "errors", "config", "_caches", "_format", "_secrets",
+        "_validate"}
 LAYERS = {
     "cli": None,  # may import anything
     "dashboard": None,

@@ -116,3 +116,41 @@ def test_settings_reject_empty_project_and_unknown_store_scheme():
                                           "URL with scheme 'mysql'"):
         resolve_settings(db="mysql://u:p@h/db")
     assert resolve_settings(db="postgresql://u:p@h/db").db == "postgresql://u:p@h/db"
+
+
+def test_docs_cli_lists_every_bound_with_its_value() -> None:
+    """docs/cli.md "Bounds" names each key of BOUNDS with the value the code enforces."""
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "cli.md").read_text("utf-8")
+    section = doc.split("## Bounds", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip(): line for line in section.splitlines()
+            if line.startswith("| `")}
+    for name, (high, _) in v.BOUNDS.items():
+        assert f"`{name}`" in rows, f"docs/cli.md does not list the bound {name}"
+        assert v._plain(high) in rows[f"`{name}`"], f"docs/cli.md: wrong bound for {name}"
+    assert "## Exit codes" in doc and all(f"| {c} |" in doc for c in ("2", "126", "127", "130"))
+
+
+def test_counts_use_the_documented_bound_and_say_why() -> None:
+    with pytest.raises(InvalidInputError, match=r"devices must be a whole number in "
+                                                r"\[1, 1,000,000\] \(more than a million"):
+        v.count(10**30, "devices", low=1)
+    with pytest.raises(InvalidInputError, match=r"got 2\.5$"):
+        v.count(2.5, "tokens", low=1)
+    assert v.count("2e12", "tokens", low=1) == 2 * 10**12
+    assert v.count(5, "n", high=10) == 5
+
+
+def test_cpu_tdp_environment_is_checked_at_the_door() -> None:
+    for bad in ("-5", "abc", "nan", "3000"):
+        with pytest.raises(ConfigError, match=r"^environment WATTLM_CPU_TDP_W: cpu_tdp_w must"):
+            resolve_settings(environ={"WATTLM_CPU_TDP_W": bad})
+    assert resolve_settings(environ={"WATTLM_CPU_TDP_W": "125"}) is not None
+
+
+def test_paths_with_impossible_names_are_one_line() -> None:
+    with pytest.raises(InvalidInputError, match="cannot be read"):
+        v.path_for_reading("x" * 5000, "config")
+    with pytest.raises(InvalidInputError, match="cannot be written"):
+        v.path_for_writing("x" * 5000, "-o/--output")

@@ -51,6 +51,28 @@ BOUNDS: dict[str, tuple[float, str]] = {
     "pue": (3.0, "a PUE above 3 (the worst surveyed data centres are near 2.5)"),
     "intensity_g_per_kwh": (2_000.0, "a grid above 2,000 g/kWh (coal plants are near 1,000)"),
     "cpu_tdp_w": (2_000.0, "a TDP above 2 kW per socket"),
+    # estimates (wattlm estimate train|infer, estimate_training, estimate_inference)
+    "params": (1e14, "a model above 100 trillion parameters (the largest published are near 2 "
+                     "trillion)"),
+    "active_params": (1e14, "above 100 trillion active parameters"),
+    "teacher_params": (1e14, "a teacher above 100 trillion parameters"),
+    "tokens": (1e15, "more than 10^15 training tokens (the largest published runs use about "
+                     "4 x 10^13)"),
+    "devices": (1e6, "more than a million accelerators in one job"),
+    "tensor_parallel": (1e6, "more than a million devices per replica"),
+    "expert_parallel": (1e6, "more than a million devices for the experts"),
+    "data_parallel": (1e6, "more than a million replicas"),
+    "device_hours": (1e10, "more than 10 billion accelerator-hours (the largest published runs "
+                           "are near 4 x 10^7)"),
+    "days": (3_650.0, "a training run above ten years"),
+    "hours": (87_600.0, "a training run above ten years"),
+    "power_w": (10_000.0, "an average above 10 kW per accelerator"),
+    "seq_len": (1e7, "a sequence above 10 million tokens (the longest published contexts)"),
+    "input_tokens": (1e7, "a prompt above 10 million tokens (the longest published contexts)"),
+    "output_tokens": (1e7, "an answer above 10 million tokens"),
+    "batch_size": (1e6, "more than a million concurrent requests"),
+    "arrival_rate": (1e6, "more than a million requests per second"),
+    "pid": (2**22, "a process id above 4,194,304 (Linux's largest pid_max)"),
 }
 
 
@@ -84,10 +106,17 @@ def finite(value: Any, name: str, *, origin: str | None = None, unit: str = "") 
     return number
 
 
+def _plain(number: float) -> str:
+    """A bound for people: ``100,000,000,000,000`` or ``0.001``, never e-notation."""
+    if float(number).is_integer():
+        return f"{int(number):,}"
+    return f"{number:,f}".rstrip("0")
+
+
 def _interval(low: float | None, high: float | None, low_open: bool) -> str:
     left = "(" if low_open else "["
-    lo = "-inf" if low is None else f"{low:,g}"
-    hi = "inf" if high is None else f"{high:,g}"
+    lo = "-inf" if low is None else _plain(low)
+    hi = "inf" if high is None else _plain(high)
     return f"{left}{lo}, {hi}]"
 
 
@@ -133,8 +162,14 @@ def pue(value: Any, *, origin: str | None = None) -> float:
 
 
 def count(value: Any, name: str, *, origin: str | None = None, low: int = 0,
-          high: int = MAX_SQL_INTEGER) -> int:
-    """A whole number in ``[low, high]`` (``3.0`` is accepted, ``2.5`` and ``"1e999"`` are not)."""
+          high: int | None = None) -> int:
+    """A whole number in ``[low, high]`` (``3.0`` is accepted, ``2.5`` and ``"1e999"`` are not).
+
+    ``high`` defaults to the documented bound of ``name`` in :data:`BOUNDS`, else
+    :data:`MAX_SQL_INTEGER`.
+    """
+    if high is None:
+        high = int(BOUNDS[name][0]) if name in BOUNDS else MAX_SQL_INTEGER
     expected = f"a whole number in [{low:,}, {high:,}]"
     if isinstance(value, bool):
         raise _fail(origin, name, expected, value)
@@ -150,6 +185,8 @@ def count(value: Any, name: str, *, origin: str | None = None, low: int = 0,
         text_value = str(value).strip()
         number = int(text_value) if text_value.lstrip("+-").isdigit() else int(as_float)
     if not low <= number <= high:
+        if number > high and name in BOUNDS and high == int(BOUNDS[name][0]):
+            expected += f" ({BOUNDS[name][1]} is surely a mistake)"
         raise _fail(origin, name, expected, value)
     return number
 
@@ -172,9 +209,14 @@ def text(value: Any, name: str, *, origin: str | None = None, max_length: int = 
 def path_for_reading(path: str | os.PathLike[str], what: str) -> Path:
     """An existing, readable regular file, or one clear line naming ``path``."""
     p = Path(path)
-    if not p.exists():
+    try:
+        exists, is_dir = p.exists(), p.is_dir()
+    except (OSError, ValueError) as e:  # a name too long, a NUL byte
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise InvalidInputError(f"{what} {shown(str(p))} cannot be read: {reason}") from None
+    if not exists:
         raise InvalidInputError(f"{what} {p} does not exist")
-    if p.is_dir():
+    if is_dir:
         raise InvalidInputError(f"{what} {p} is a directory, expected a file")
     if not os.access(p, os.R_OK):
         raise InvalidInputError(f"{what} {p} is not readable (check its permissions)")
@@ -208,7 +250,13 @@ def path_for_writing(path: str | os.PathLike[str], what: str) -> Path:
     Checked before the work starts, so a bad ``-o`` fails at once, not after an hour of training.
     """
     p = Path(path)
-    if p.is_dir():
+    try:
+        is_dir = p.is_dir()
+        p.exists()
+    except (OSError, ValueError) as e:  # a name too long, a NUL byte
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise InvalidInputError(f"{what} {shown(str(p))} cannot be written: {reason}") from None
+    if is_dir:
         raise InvalidInputError(f"{what} {p} is a directory, expected a file name")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():

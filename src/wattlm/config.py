@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,10 @@ class Settings:
 
 _KEYS = {f.name: f for f in fields(Settings) if f.name != "sources"}
 
+
+#: Environment variables read by their own module, checked here too so that a bad value stops
+#: a command at the door (exit 2) instead of silently dropping a sensor: variable -> bound name.
+_ENV_ONLY = {"WATTLM_CPU_TDP_W": "cpu_tdp_w"}
 
 _MIN_INTERVAL_S = 0.001  # a shorter period makes the sampler spin and measure itself
 
@@ -144,6 +148,19 @@ def _layer(values: dict[str, Any], origin: str, merged: dict[str, Any],
         sources[key] = origin
 
 
+def _check_env_only(env: Mapping[str, str]) -> None:
+    """Validate the :data:`_ENV_ONLY` variables (``WATTLM_CPU_TDP_W=-5`` is a ConfigError)."""
+    for var, name in _ENV_ONLY.items():
+        raw = env.get(var, "").strip()
+        if not raw:
+            continue
+        try:
+            _validate.bounded(raw, name, low=0.0, low_open=True, origin=f"environment {var}",
+                              unit="W per socket")
+        except InvalidInputError as e:
+            raise ConfigError(str(e)) from None
+
+
 def resolve_settings(
     *,
     user_config: Path | None = None,
@@ -168,5 +185,6 @@ def resolve_settings(
             env_values[key] = env[var]
     _layer(env_values, "environment", merged, sources,
            lambda key: f"environment WATTLM_{key.upper()}")
+    _check_env_only(env)
     _layer({k: v for k, v in arguments.items() if v is not None}, "argument", merged, sources)
     return Settings(**merged, sources=sources)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -79,7 +80,17 @@ def test_validate_exit_status_follows_the_targets() -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--params=-7e9", "--tokens", "1e12", "--hardware", "h100"], "params must be > 0"),
+    (["--params=-7e9", "--tokens", "1e12", "--hardware", "h100"], "params must be a number in [1,"),
+    # issue 13: absurd magnitudes, fractional counts, beyond the context, -o checked first
+    (["--params", "7e9", "--tokens", "1e12", "--hardware", "h100", "--seq-len", "9" * 30],
+     "seq_len must be a whole number in [1, 10,000,000]"),
+    (["--params", "7e9", "--tokens", "2.5", "--hardware", "h100"], "tokens must be a whole number"),
+    (["--model", "llama-2-7b", "--hardware", "h100", "--seq-len", "8192"],
+     "seq_len = 8,192 tokens exceed the 4,096-token context of Llama-2-7B"),
+    (["--params", "7e9", "--tokens", "1e12", "--hardware", "h100", "--report", "md", "-o", "."],
+     "-o/--output . is a directory, expected a file name"),
+    (["--params", "7e9", "--tokens", "1e12", "--hardware", "h100", "-o", "x.md"],
+     "-o/--output is the file for --report"),
     (["--params", "7e9", "--tokens", "1e12", "--hardware", "h100", "--mfu", "2"], "mfu"),
     (["--model", "gpt3", "--hardware", "H10"], "did you mean H100-SXM"),
 ])
@@ -88,6 +99,20 @@ def test_train_bad_input_exit_2(argv: list[str], message: str,
     assert _main(["estimate", "train", "--intensity", "0", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_train_unwritable_output_fails_before_the_work(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "missing" / "report.md"
+    assert _main(["estimate", "train", "--params", "7e9", "--tokens", "1e12", "--hardware",
+                  "h100", "--intensity", "0", "--report", "md", "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"folder {target.parent} does not exist" in err and not target.parent.exists()
+    good = tmp_path / "report.md"
+    assert _main(["estimate", "train", "--params", "7e9", "--tokens", "1e12", "--hardware",
+                  "h100", "--intensity", "0", "--report", "md", "-o", str(good)]) == 0
+    assert good.read_text("utf-8").strip()
 
 
 def test_validate_training_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -226,3 +226,60 @@ def test_config_json_with_qwen3_30b_a3b_shapes(tmp_path: Path) -> None:
                              batch_size=64, input_tokens=500, output_tokens=900, intensity=1)
     # ML.ENERGY v3, 1 x H100, lm-arena-chat, batch 63.9: 0.222 J/token, median ITL 28.9 ms
     assert 0.222 / 1.5 <= est.accelerators_energy_per_output_token_j.central <= 0.222 * 1.5
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    # issue 13: fractional counts, absurd magnitudes, huge integers, bools, empty names
+    ({"input_tokens": 2.5}, r"input_tokens must be a whole number"),
+    ({"output_tokens": 10**400}, r"output_tokens must be a whole number in \[1, 10,000,000\]"),
+    ({"devices": 10**30}, r"devices must be a whole number in \[1, 1,000,000\] \(more than"),
+    ({"data_parallel": 1e308}, r"data_parallel must be a whole number"),
+    ({"intensity": 1e308}, r"intensity_g_per_kwh must be .* \[0, 2,000\]"),
+    ({"pue": True}, r"pue must be a finite number, got True"),
+    ({"pue": 1e308}, r"PUE above 3"),
+    ({"params": 1e-320}, r"params must be a number in \[1, "),
+    ({"arrival_rate": 1e-320}, r"arrival_rate must be a number of requests per second in"),
+    ({"arrival_rate": 1e308}, r"more than a million requests per second is surely a mistake"),
+    ({"hardware": ""}, r"hardware must be a non-empty line"),
+    ({"region": "x" * 5000}, r"region must be a non-empty line of text of at most 200"),
+])
+def test_bad_input_is_one_line_before_any_warning(kwargs: dict[str, object], match: str) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(InvalidInputError, match=match) as info:
+            estimate_inference(**{"params": 7e9, "intensity": 100, **kwargs})  # type: ignore[arg-type]
+    assert "\n" not in str(info.value) and not caught  # no W802 before the error
+
+
+def test_sequences_beyond_the_context_are_rejected(tmp_path: Path) -> None:
+    # Llama-2-7B: 4,096-token context (catalogue, from its config's max_position_embeddings)
+    with pytest.raises(InvalidInputError, match=r"input_tokens \+ output_tokens = 4,097 tokens "
+                                                r"exceed the 4,096-token context of Llama-2-7B"):
+        estimate_inference(model="llama-2-7b", input_tokens=4000, output_tokens=97,
+                           intensity=100)
+    est = estimate_inference(model="llama-2-7b", input_tokens=4000, output_tokens=96,
+                             intensity=100, devices=1)
+    assert est.assumptions["input_tokens"] == 4000
+    cfg = {"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64,
+           "num_attention_heads": 4, "max_position_embeddings": 512, "vocab_size": 100}
+    path = _write(tmp_path, cfg)
+    assert geometry_from_config(path).context_length == 512
+    with pytest.raises(InvalidInputError, match="512-token context"):
+        estimate_inference(config=path, input_tokens=500, output_tokens=13, intensity=100)
+
+
+def test_config_that_is_a_directory_or_not_utf8(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="is a directory, expected a file"):
+        geometry_from_config(tmp_path)
+    bad = tmp_path / "config.json"
+    bad.write_bytes(b'{"name": "caf\xe9"}')
+    with pytest.raises(InvalidInputError, match=r"is not UTF-8 text \(byte 13 is 0xe9\)"):
+        geometry_from_config(bad)
+
+
+def test_config_with_model_or_params_is_a_conflict(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"num_hidden_layers": 2, "hidden_size": 64,
+                             "num_attention_heads": 4, "vocab_size": 100})
+    for extra in ({"model": "llama-2-7b"}, {"params": 7e9}):
+        with pytest.raises(InvalidInputError, match="would be ignored: give one source"):
+            estimate_inference(config=path, intensity=100, **extra)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ import math
 import pytest
 
 import wattlm
-from wattlm.errors import InvalidInputError, UnknownNameError
+from wattlm.errors import EstimateWarning, InvalidInputError, UnknownNameError
 from wattlm.estimate.flops import training_flops
 from wattlm.estimate.training import (
     HOST_OVERHEAD,
@@ -92,15 +92,24 @@ def test_lazy_export_and_to_dict() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
-    ({"params": 0, "tokens": 1e12, "hardware": "h100"}, "params must be > 0"),
-    ({"params": 7e9, "tokens": -5, "hardware": "h100"}, "tokens must be > 0"),
-    ({"hardware": "h100", "devices": 0, "days": 1}, "devices must be > 0"),
-    ({"hardware": "h100", "devices": 8, "hours": -1}, "hours must be > 0"),
-    ({"params": 7e9, "tokens": 1e12, "hardware": "h100", "mfu": 1.5}, r"mfu must be in \(0, 1\]"),
+    ({"params": 0, "tokens": 1e12, "hardware": "h100"}, r"params must be a number in \[1, "),
+    ({"params": 7e9, "tokens": -5, "hardware": "h100"}, r"tokens must be a whole number in \[1, "),
+    ({"params": 7e9, "tokens": 1.5, "hardware": "h100"}, r"tokens must be a whole number"),
+    ({"hardware": "h100", "devices": 0, "days": 1}, r"devices must be a whole number in \[1, "),
+    ({"hardware": "h100", "devices": 2.5, "days": 1}, r"devices must be a whole number"),
+    ({"hardware": "h100", "devices": 8, "hours": -1}, r"hours must be a number in \(0, "),
+    ({"hardware": "h100", "devices": 8, "days": 1e5}, r"ten years is surely a mistake"),
+    ({"params": 7e9, "tokens": 1e12, "hardware": "h100", "mfu": 1.5}, r"mfu must be .* \(0, 1\]"),
     ({"params": 7e9, "tokens": 1e12, "hardware": "h100", "mfu": 0},
-     r"mfu must be in \(0, 1\], got 0"),
+     r"mfu must be a number in \(0, 1\], got 0"),
     ({"params": 7e9, "tokens": 1e12, "hardware": "h100", "mfu": float("nan")},
-     r"mfu must be in \(0, 1\]"),
+     r"mfu must be a finite number, got nan"),
+    ({"params": 2e15, "tokens": 1e12, "hardware": "h100"}, r"100 trillion parameters"),
+    ({"params": 7e9, "tokens": 1e12, "hardware": "h100", "pue": 1e308}, r"PUE above 3"),
+    ({"params": 7e9, "tokens": 1e12, "hardware": "h100", "seq_len": 10**30}, r"10 million"),
+    ({"model": "llama-2-7b", "hardware": "h100", "seq_len": 8192}, r"4,096-token context"),
+    ({"hardware": "h100", "device_hours": 5, "mfu": 0.4}, r"the time is given .*: drop one"),
+    ({"hardware": "h100", "device_hours": 5, "scope": "productive"}, r"drop scope or the time"),
     ({"hardware": "h100", "days": 3}, "also give devices"),
     ({"hardware": "h100", "device_hours": 5, "devices": 2, "days": 1}, "not both"),
     ({"params": 7e9, "tokens": 1e12}, "hardware is needed"),
@@ -108,6 +117,7 @@ def test_lazy_export_and_to_dict() -> None:
     ({"params": 7e9, "tokens": 1e12, "hardware": "h100", "pue": 0.9}, "pue must be"),
 ])
 def test_bad_input(kwargs: dict[str, object], match: str) -> None:
+    """Each bad value (issue 13: NaN, absurd magnitudes, fractional counts, beyond context)."""
     with pytest.raises(InvalidInputError, match=match):
         estimate_training(intensity=0, **kwargs)  # type: ignore[arg-type]
 
@@ -127,3 +137,12 @@ def test_part_without_published_tdp_is_estimated_with_a_wider_range() -> None:
     assert v5p.assumptions["tdp_w"]["provenance"] == "assumed"
     assert v5p.assumptions["tdp_w"]["value"] == pytest.approx(459 * 192 / 275)
     assert v5p.energy_kwh.spread > v4.energy_kwh.spread
+
+
+def test_intensity_beyond_bound_and_params_override_note() -> None:
+    with pytest.raises(InvalidInputError, match=r"2,000 g/kWh"):
+        estimate_training(params=7e9, tokens=1e12, hardware="h100", intensity=1e308)
+    with pytest.warns(EstimateWarning, match=r"W900: params 13.0 billion replaces 6.74 billion"):
+        est = estimate_training(model="llama-2-7b", params=13e9, hardware="a100", intensity=0)
+    assert est.flops is not None
+    assert est.flops.central == pytest.approx(6 * 13e9 * 2e12, rel=0.01)

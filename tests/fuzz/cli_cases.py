@@ -52,7 +52,7 @@ BAD: dict[str, list[str]] = {
     "int": ["2.5", "9" * 30, "-1", "nan", "abc", ""],
     "choice": ["", "nosuch", "🌍"],
     "name": ["", "🌍", ".*[", "\x1b[31m", "x" * 5000],
-    "query": ["🌍", ".*[", "\x1b[31m", "x" * 5000],
+    "query": ["", "   ", "🌍", ".*[", "\x1b[31m", "x" * 5000],
     "text": ["", "\x1b[2J", "a\nb", "x" * 5000],
     "run_ref": ["0", "-1", "9" * 30, "abc", "", "99999", "1.5"],
     "db": ["mysql://u:p@h/db", "DIR", "NOFOLDER"],
@@ -62,3 +62,10 @@ BAD: dict[str, list[str]] = {
 
 # Exit codes other than 2 that a command documents for a kind of bad value.
 EXIT_CODES: dict[tuple[str, str], set[int]] = {}
+
+# Commands whose every case passes: they are fuzzed in CI without WATTLM_FUZZ (the rest wait
+# for their owners' branches; WATTLM_FUZZ=1 or WATTLM_FUZZ_PROFILE=long fuzzes every command).
+ENABLED: set[str] = {
+    "estimate train", "estimate infer", "validate", "hardware", "models", "regions", "runs",
+    "env", "config", "dashboard", "show",
+}

@@ -1,6 +1,9 @@
 """Python API fuzzing: a bad value in any numeric or text argument of the main entry points
 raises a WattlmError naming it, never another exception (OverflowError, ZeroDivisionError,
 "Range low must be a finite number" from deep inside) and never a silently absurd result.
+
+CI fuzzes the ``ENABLED`` entry points with a fixed seed; ``WATTLM_FUZZ=1`` (or
+``WATTLM_FUZZ_PROFILE=long``, every case) fuzzes them all.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import wattlm
 from wattlm.errors import WattlmError
 
 LONG = os.environ.get("WATTLM_FUZZ_PROFILE") == "long"
-pytestmark = pytest.mark.skipif(os.environ.get("WATTLM_FUZZ") != "1" and not LONG,
-                                reason="fuzz suite not yet enabled in CI")
+#: Every entry point with WATTLM_FUZZ=1 or the long profile; in CI only the ENABLED ones.
+EVERY = os.environ.get("WATTLM_FUZZ") == "1" or LONG
+ENABLED = {"estimate_training", "estimate_inference"}
 
 # A valid call of each entry point; the fuzzer replaces one argument with a bad value.
 BASES = {
@@ -54,11 +58,12 @@ def _cases():
 
 
 CASES = _cases()
+FUZZED = CASES if EVERY else [c for c in CASES if c[0] in ENABLED]
 
 
-@settings(max_examples=len(CASES) if LONG else 120, deadline=None, derandomize=not LONG,
+@settings(max_examples=len(CASES) if LONG else 200, deadline=None, derandomize=not LONG,
           database=None, suppress_health_check=list(HealthCheck))
-@given(case=st.sampled_from(CASES))
+@given(case=st.sampled_from(FUZZED))
 def test_api_bad_values_raise_a_wattlm_error(case):
     name, param, value = case
     func, base = BASES[name]

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from typing import Generic, TypeVar
 
-from wattlm.errors import DataError, UnknownNameError
+from wattlm._validate import shown
+from wattlm.errors import DataError, InvalidInputError, UnknownNameError
 
 __all__ = ["NameIndex", "aliases", "normalise", "optional_float", "read_rows"]
 
@@ -88,10 +89,11 @@ class NameIndex(Generic[T]):
             for key in self._variants(name.strip()):
                 if key in self._keys:
                     return self._keys[key]
-        raise self._unknown(str(name))
+        raise self._unknown(name if isinstance(name, str) else repr(name))
 
     def _unknown(self, name: str) -> UnknownNameError:
-        close = difflib.get_close_matches(normalise(name), list(self._keys), n=12, cutoff=0.6)
+        key = normalise(name)[:200]  # difflib on a huge string is slow and never matches
+        close = difflib.get_close_matches(key, list(self._keys), n=12, cutoff=0.6)
         hints: list[str] = []
         for key in close:
             canonical = self._canonical(self._keys[key])
@@ -99,17 +101,26 @@ class NameIndex(Generic[T]):
                 hints.append(canonical)
         if hints:
             return UnknownNameError(
-                f"unknown {self._what} {name!r}: did you mean {' or '.join(hints[:3])}?")
+                f"unknown {self._what} {shown(name)}: did you mean {' or '.join(hints[:3])}?")
         known = ", ".join(self._canonical(i) for i in self._items[:10])
         plural = self._what if self._what == "hardware" else f"{self._what}s"
         return UnknownNameError(
-            f"unknown {self._what} {name!r}; known {plural} include {known}, ... "
+            f"unknown {self._what} {shown(name)}; known {plural} include {known}, ... "
             f"(list them with `wattlm {'hardware' if self._what == 'hardware' else 'models'}`)")
 
     def search(self, query: str | None) -> list[T]:
         """Items whose canonical name or an alias contains ``query`` (normalised); all if None."""
-        if not query:
+        if query is None:
             return list(self._items)
+        listing = "hardware" if self._what == "hardware" else "models"
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInputError(f"{self._what} query must be a non-empty part of a name; run "
+                                    f"`wattlm {listing}` without one to list all")
         needle = normalise(query)
+        if not needle:  # matched literally: punctuation and symbols are ignored, so nothing left
+            raise UnknownNameError(
+                f"no {self._what} matches {shown(query)}: names are matched literally on their "
+                f"letters and digits (no patterns), and it has none; run `wattlm {listing}` to "
+                "list all")
         found = {id(item): item for key, item in self._keys.items() if needle in key}
         return [item for item in self._items if id(item) in found]

@@ -30,6 +30,7 @@ def _hardware(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from wattlm._format import format_number
+    from wattlm._validate import shown
     from wattlm.catalog.hardware import get_hardware, list_hardware
     from wattlm.cli._output import emit, table
     from wattlm.errors import UnknownNameError
@@ -37,7 +38,7 @@ def _hardware(args: argparse.Namespace) -> int:
     items = list_hardware(args.query)
     if not items:
         get_hardware(args.query)  # raises UnknownNameError with "did you mean"
-        raise UnknownNameError(f"no hardware matches {args.query!r}; run `wattlm hardware` "
+        raise UnknownNameError(f"no hardware matches {shown(args.query)}; run `wattlm hardware` "
                                "to list all")
 
     def human(_: Any) -> str:
@@ -56,6 +57,7 @@ def _hardware(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from wattlm._validate import shown
     from wattlm.catalog.models import get_model, list_models
     from wattlm.cli._output import emit, table
     from wattlm.errors import UnknownNameError
@@ -63,7 +65,8 @@ def _models(args: argparse.Namespace) -> int:
     items = list_models(args.query)
     if not items:
         get_model(args.query)  # raises UnknownNameError with "did you mean"
-        raise UnknownNameError(f"no model matches {args.query!r}; run `wattlm models` to list all")
+        raise UnknownNameError(f"no model matches {shown(args.query)}; run `wattlm models` to "
+                               "list all")
 
     from wattlm._format import format_count
 

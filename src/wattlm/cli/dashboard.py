@@ -34,10 +34,12 @@ def handle(args: argparse.Namespace) -> int:
     """
     import logging
 
+    from wattlm._validate import text
     from wattlm.config import resolve_settings
     from wattlm.dashboard.server import DEFAULT_HOST, is_loopback, make_server
 
-    host = DEFAULT_HOST if args.host is None else args.host
+    host = DEFAULT_HOST if args.host is None else text(args.host, "host",
+                                                       origin="argument --host")
     server = make_server(resolve_settings(db=args.db).db_path, host=host, port=args.port,
                          allow_remote=args.host is not None)  # bad host, port or store: exit 2
     if not is_loopback(host):

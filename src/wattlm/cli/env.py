@@ -56,7 +56,7 @@ def collect(powercap_root: str | None = None, pid: int | None = None, *,
     from wattlm.sensors.registry import load_backends, probe_all, select
 
     if pid is not None:
-        check_pid(pid, "--pid")
+        check_pid(pid, "argument --pid")
     root = resolve_settings(powercap_root=powercap_root).powercap_root
     base = context if context is not None else ProbeContext.create()
     ctx = dataclasses.replace(base, powercap_root=root, pid=base.pid if pid is None else pid)

@@ -77,9 +77,17 @@ def _register_train(subsub: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from wattlm._validate import path_for_writing
     from wattlm.cli._output import emit
+    from wattlm.errors import InvalidInputError
     from wattlm.estimate.training import estimate_training
 
+    if args.output is not None and not args.report:
+        raise InvalidInputError("-o/--output is the file for --report: add --report md|html|"
+                                "json|model-card|disclosure, or drop -o (--format json prints "
+                                "the estimate on standard output)")
+    if args.output not in (None, "-"):  # before the work, so a bad -o fails at once
+        path_for_writing(args.output, "-o/--output")
     est = estimate_training(
         model=args.model, params=args.params, active_params=args.active_params,
         tokens=args.tokens, hardware=args.hardware, devices=args.devices, days=args.days,

@@ -41,7 +41,8 @@ def register(subparsers: Any) -> None:
                              "power between arrivals)")
     parser.add_argument("--precision", default="bf16",
                         help=f"weight precision: {', '.join(_PRECISIONS)} (default bf16)")
-    parser.add_argument("--batch-size", type=int, default=1, help="concurrent requests (default 1)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="concurrent requests (default 1; not with --arrival-rate)")
     parser.add_argument("--input-tokens", type=float, default=1000,
                         help="prompt tokens per request (default 1000)")
     parser.add_argument("--output-tokens", type=float, default=250,
@@ -60,10 +61,14 @@ def _handle(args: argparse.Namespace) -> int:
 
     if args.model is None and args.params is None and args.config is None:
         raise InvalidInputError("give --model NAME, --config PATH or --params N")
+    if args.arrival_rate is not None and args.batch_size is not None:
+        raise InvalidInputError("--arrival-rate sets the concurrency (Little's law), so "
+                                "--batch-size would be ignored: give one of them")
     result = estimate_inference(
         model=args.model, params=args.params, active_params=args.active_params,
         hardware=args.hardware, devices=args.devices, precision=args.precision,
-        batch_size=args.batch_size, input_tokens=args.input_tokens,
+        batch_size=1 if args.batch_size is None else args.batch_size,
+        input_tokens=args.input_tokens,
         output_tokens=args.output_tokens, pue=args.pue, region=args.region,
         intensity=args.intensity, engine=args.engine, tensor_parallel=args.tensor_parallel,
         expert_parallel=args.expert_parallel, data_parallel=args.data_parallel,

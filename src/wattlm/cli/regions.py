@@ -45,8 +45,11 @@ def _no_match(query: str, provider: str | None) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
+    from wattlm._validate import text
     from wattlm.carbon.intensity import search_regions
 
+    if args.query is not None:  # an empty query would list everything: say so instead
+        args.query = text(args.query, "QUERY", origin="argument QUERY")
     found = search_regions(args.query, provider=args.provider)
     if not found and args.query:
         _no_match(args.query, args.provider)

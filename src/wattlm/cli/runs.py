@@ -121,6 +121,10 @@ def handle(args: argparse.Namespace) -> int:
     from wattlm.store import StoreNotFoundError
 
     _limit(args.limit)  # bad input first, before the store
+    if args.project is not None:
+        from wattlm._validate import text
+
+        args.project = text(args.project, "project", origin="argument --project")
     try:
         store = open_for_reading(args.db)
     except StoreNotFoundError as e:

@@ -217,6 +217,10 @@ def handle(args: argparse.Namespace) -> int:
     from wattlm.cli._output import emit
     from wattlm.cli.runs import open_for_reading, resolve_run_id
 
+    if args.region is not None:  # bad input first, before the store
+        from wattlm._validate import text
+
+        args.region = text(args.region, "region", origin="argument --region")
     with open_for_reading(args.db) as store:
         record = store.get_run(resolve_run_id(store, args.run))
     whatif = reaccount(record, args.region) if args.region else None

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from wattlm._validate import read_text
 from wattlm.errors import DataError, InvalidInputError
 
 __all__ = [
@@ -59,6 +60,7 @@ class Geometry:
         architecture: ``dense``, ``moe``, ``hybrid`` or ``encoder-decoder``.
         source: ``config``, ``catalogue`` or ``estimated``.
         moe_bounds: experts unknown: weight reads are bounded, not computed.
+        context_length: longest sequence the model takes, tokens (``None``: unknown).
     """
 
     name: str | None
@@ -80,6 +82,7 @@ class Geometry:
     architecture: str
     source: str
     moe_bounds: bool = False
+    context_length: int | None = None
 
     @property
     def is_moe(self) -> bool:
@@ -163,7 +166,8 @@ def geometry_from_model(model: Any, params: float | None = None,
                                   else None)
     mla = bool(model.kv_lora_rank)
     if not (model.layers and heads and head_dim and model.hidden_size) and not mla:
-        return geometry_from_params(total, active, model.name)
+        return replace(geometry_from_params(total, active, model.name),
+                       context_length=model.context_length)
     e, k = model.experts, model.experts_per_token
     expert_params = (total - active) * e / (e - k) if e and k and e > k else 0.0
     attn = model.attention_layers or model.layers
@@ -172,7 +176,7 @@ def geometry_from_model(model: Any, params: float | None = None,
         model.name, total, active, model.layers, float(model.hidden_size), int(heads),
         0 if mla else int(model.kv_heads or heads), int(head_dim or 128), int(attn), int(full),
         model.sliding_window, e, k, expert_params, model.kv_lora_rank, model.rope_head_dim,
-        model.architecture, "catalogue")
+        model.architecture, "catalogue", context_length=model.context_length)
 
 
 _LAYERS_KEYS = ("num_hidden_layers", "n_layer", "num_layers")
@@ -196,14 +200,22 @@ def _whole(cfg: dict[str, Any], key: str, where: str, default: int | None = None
     return int(value)
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long: read_text says so in one line
+        return True
+
+
 def _load_config(path: str | Path) -> tuple[dict[str, Any], str]:
     where = str(path)
-    try:
-        raw = json.loads(Path(path).read_text("utf-8"))
-    except FileNotFoundError as e:
+    if not _exists(Path(path)):
         raise InvalidInputError(f"config: no such file {where!r} (give the path of a Hugging "
-                                "Face config.json)") from e
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+                                "Face config.json)")
+    source = read_text(path, "config")  # a directory, binary or non-UTF-8 file: one line
+    try:
+        raw = json.loads(source)
+    except json.JSONDecodeError as e:
         raise DataError(f"config {where!r} is not readable JSON: {e}") from e
     if not isinstance(raw, dict):
         raise DataError(f"config {where!r} is not a model config (a JSON object is expected)")
@@ -303,4 +315,5 @@ def geometry_from_config(path: str | Path) -> Geometry:
     name = cfg.get("_name_or_path") or cfg.get("model_type")
     return Geometry(str(name) if name else None, total, active, layers, float(hidden), heads,
                     g["kv_heads"], g["head_dim"], attention, min(full, attention), window,
-                    experts, top_k, expert_params, mla, g["rope_head_dim"], arch, "config")
+                    experts, top_k, expert_params, mla, g["rope_head_dim"], arch, "config",
+                    context_length=_whole(cfg, "max_position_embeddings", where) or None)

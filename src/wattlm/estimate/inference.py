@@ -23,6 +23,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wattlm._validate import shown
 from wattlm.errors import EstimateWarning, InvalidInputError, warn
 from wattlm.estimate.calibration import Prediction, load_constants, predict, range_quantiles
 from wattlm.estimate.geometry import (
@@ -33,6 +34,14 @@ from wattlm.estimate.geometry import (
     moe_unique_experts,
 )
 from wattlm.estimate.inference_result import InferenceEstimate
+from wattlm.estimate.inputs import (
+    check_context,
+    check_grid,
+    check_name,
+    count,
+    note_overrides,
+    positive,
+)
 from wattlm.estimate.serving import (
     ENGINES,
     PRECISION_BYTES,
@@ -72,42 +81,60 @@ def _normalise_precision(precision: str) -> str:
     key = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "fp32"}.get(key, key)
     if key not in PRECISION_BYTES:
         raise InvalidInputError(
-            f"precision: unknown {precision!r}; valid choices: {', '.join(PRECISION_BYTES)}")
+            f"precision: unknown {shown(precision)}; valid choices: {', '.join(PRECISION_BYTES)}")
     return key
 
 
-def _check_number(name: str, value: float | None, *, integer: bool = False,
-                  minimum: float = 0.0) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not math.isfinite(value) or value <= minimum:
-        raise InvalidInputError(f"{name} must be a finite number > {minimum:g}, got {value!r}")
-    if integer and int(value) != value:
-        raise InvalidInputError(f"{name} must be a whole number, got {value!r}")
+def _check_inputs(params: float | None, active_params: float | None, batch_size: int,
+                  input_tokens: float, output_tokens: float, arrival_rate: float | None,
+                  degrees: tuple[int | None, ...]) -> None:
+    """Every number through :mod:`wattlm._validate` (bounds in docs/cli.md) before any work."""
+    positive(params, "params", low=1.0)
+    positive(active_params, "active_params", low=1.0)
+    # below one request in ~12 days, the idle energy per request is surely not what is meant
+    positive(arrival_rate, "arrival_rate", unit="requests per second", low=1e-6)
+    for name, value in (("batch_size", batch_size), ("input_tokens", input_tokens),
+                        ("output_tokens", output_tokens)):
+        if value is None:
+            raise InvalidInputError(f"{name} must be a whole number >= 1, got None")
+        count(value, name)
+    for name, degree in zip(("devices", "tensor_parallel", "expert_parallel", "data_parallel"),
+                            degrees, strict=True):
+        count(degree, name)
+    if active_params is not None and params is not None and active_params > params:
+        raise InvalidInputError(
+            f"active_params ({active_params:,.0f}) cannot exceed params ({params:,.0f})")
 
 
 def resolve_geometry(model: str | None, params: float | None, active_params: float | None,
-                     config: str | Path | None) -> Geometry:
+                     config: str | Path | None, *, warn_estimated: bool = True) -> Geometry:
     """Step 1: the model's geometry (config.json > catalogue > parameter count, warning W802)."""
     if config is not None:
         return geometry_from_config(config)
     if model is not None:
         from wattlm.catalog.models import get_model
 
-        geo = geometry_from_model(get_model(model), params, active_params)
+        catalogue_model = get_model(model)
+        note_overrides(catalogue_model, {"params": params, "active_params": active_params})
+        geo = geometry_from_model(catalogue_model, params, active_params)
     elif params is not None:
         geo = geometry_from_params(float(params), active_params)
     else:
         raise InvalidInputError("give model= (a catalogue name), config= (a local config.json) "
                                 "or params= (total parameters)")
+    if warn_estimated:
+        warn_estimated_shape(geo)
+    return geo
+
+
+def warn_estimated_shape(geo: Geometry) -> None:
+    """W802 when the shape came from the parameter count alone."""
     if geo.source == "estimated":
         bounded = " MoE weight reads bounded between active-only and all experts;" \
             if geo.moe_bounds else ""
         warn(f"shape of {geo.name or 'the model'} estimated from its parameter count "
              f"({geo.layers} layers, {geo.kv_heads} KV heads);{bounded} pass model= or config= "
              "for a tighter figure", EstimateWarning, "W802")
-    return geo
 
 
 def _default_devices(geo: Geometry, hw: Hardware, precision: str, batch: int,
@@ -239,23 +266,20 @@ def estimate_inference(
     """
     precision = _normalise_precision(precision)
     eng = resolve_engine(engine)
-    for name, value in (("params", params), ("active_params", active_params),
-                        ("input_tokens", input_tokens), ("output_tokens", output_tokens),
-                        ("arrival_rate", arrival_rate)):
-        _check_number(name, value)
-    _check_number("batch_size", batch_size, integer=True)
-    _check_number("intensity", intensity, minimum=-1e-300)
-    if pue is not None and (isinstance(pue, bool) or not isinstance(pue, (int, float))
-                            or not math.isfinite(pue) or pue < 1.0):
-        raise InvalidInputError(f"pue must be a number >= 1.0 (e.g. 1.2), got {pue!r}")
-    if active_params is not None and params is not None and active_params > params:
-        raise InvalidInputError(
-            f"active_params ({active_params:g}) cannot exceed params ({params:g})")
+    _check_inputs(params, active_params, batch_size, input_tokens, output_tokens, arrival_rate,
+                  (devices, tensor_parallel, expert_parallel, data_parallel))
+    pue, intensity = check_grid(pue, intensity, region)
+    check_name(model, "model")
+    if config is not None and (model is not None or params is not None
+                               or active_params is not None):
+        raise InvalidInputError("config= gives the model's shape and parameter counts; model=, "
+                                "params= and active_params= would be ignored: give one source")
     from wattlm.catalog.hardware import get_hardware
 
-    hw = get_hardware(hardware or "H100-SXM")
-    geo = resolve_geometry(model, params, active_params, config)
+    hw = get_hardware("H100-SXM" if hardware is None else check_name(hardware, "hardware") or "")
+    geo = resolve_geometry(model, params, active_params, config, warn_estimated=False)
     i_tok, o_tok = float(input_tokens), float(output_tokens)
+    check_context(i_tok + o_tok, geo.context_length, geo.name, "input_tokens + output_tokens")
     default = 1 if devices or tensor_parallel else _default_devices(
         geo, hw, precision, int(batch_size), i_tok, o_tok)
     dep = resolve_deployment(devices, tensor_parallel, expert_parallel, data_parallel, default)
@@ -267,6 +291,7 @@ def estimate_inference(
             if batch > 1 else batch
     else:
         batch = float(cap_batch(geo, dep, hw, precision, int(batch_size), i_tok, o_tok))
+    warn_estimated_shape(geo)  # after every check: a bad value is one line, no warning before
     feats, pred = _prediction(geo, dep, hw, precision, eng, batch, i_tok, o_tok)
     return _assemble(geo, dep, hw, precision, eng, batch, i_tok, o_tok, idle_s, feats, pred,
                      pue, region, intensity, arrival_rate, devices is None and

@@ -30,13 +30,14 @@ ranges of independent multiplicative factors; bounds combine by root-sum-square 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from wattlm import _validate
 from wattlm.catalog.hardware import Hardware
 from wattlm.catalog.models import Model, get_model
 from wattlm.errors import InvalidInputError
+from wattlm.estimate import inputs
 from wattlm.estimate.training_notes import (
     _default_hardware,
     _flops,
@@ -165,42 +166,31 @@ class TrainingEstimate:
         return out
 
 
-def _check_positive(name: str, value: float | None, *, integer: bool = False) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInputError(f"{name} must be a number > 0, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise InvalidInputError(f"{name} must be > 0, got {value!r}")
-    if integer and float(value) != int(value):
-        raise InvalidInputError(f"{name} must be a whole number, got {value!r}")
-
-
 def _check_inputs(params: float | None, active_params: float | None, tokens: float | None,
                   devices: int | None, days: float | None, hours: float | None,
                   device_hours: float | None, mfu: float | None, power_w: float | None,
                   pue: float | None, intensity: float | None, seq_len: int | None) -> None:
-    for name, value in (("params", params), ("active_params", active_params),
-                        ("tokens", tokens), ("days", days), ("hours", hours),
-                        ("device_hours", device_hours), ("power_w", power_w),
-                        ("seq_len", seq_len)):
-        _check_positive(name, value)
-    _check_positive("devices", devices, integer=True)
-    if mfu is not None and (isinstance(mfu, bool) or not isinstance(mfu, (int, float))
-                            or not 0 < mfu <= 1):
-        raise InvalidInputError(f"mfu must be in (0, 1], got {mfu!r} (e.g. 0.4 for 40 %)")
-    if pue is not None and (not isinstance(pue, (int, float)) or not math.isfinite(pue)
-                            or pue < 1):
-        raise InvalidInputError(f"pue must be a number >= 1 (e.g. 1.1), got {pue!r}")
-    if intensity is not None and (not isinstance(intensity, (int, float))
-                                  or not math.isfinite(intensity) or intensity < 0):
-        raise InvalidInputError(
-            f"intensity must be >= 0 gCO2e/kWh (e.g. 385), got {intensity!r}")
+    """Every value through :mod:`wattlm._validate` (bounds in docs/cli.md), then combinations."""
+    inputs.positive(params, "params", low=1.0)
+    inputs.positive(active_params, "active_params", low=1.0)
+    for name, value in (("days", days), ("hours", hours), ("device_hours", device_hours),
+                        ("power_w", power_w)):
+        inputs.positive(value, name)
+    inputs.count(tokens, "tokens")
+    inputs.count(devices, "devices")
+    inputs.count(seq_len, "seq_len")
+    if mfu is not None:
+        _validate.bounded(mfu, "mfu", low=0.0, low_open=True, high=1.0)
+    inputs.check_grid(pue, intensity, None)
     if days is not None and hours is not None:
         raise InvalidInputError("give days or hours (wall-clock), not both")
     if device_hours is not None and (days is not None or hours is not None):
         raise InvalidInputError(
             "give device_hours, or devices with days/hours, not both")
+    if mfu is not None and (device_hours is not None or days is not None or hours is not None):
+        raise InvalidInputError(
+            "mfu turns FLOPs into time, but the time is given (device_hours or days/hours): "
+            "drop one (with the time given, the estimate reports the implied MFU)")
     if (days is not None or hours is not None) and devices is None:
         raise InvalidInputError(
             "days/hours are wall-clock time: also give devices (or give device_hours)")
@@ -293,9 +283,23 @@ def estimate_training(
     """
     _check_inputs(params, active_params, tokens, devices, days, hours, device_hours, mfu,
                   power_w, pue, intensity, seq_len)
-    _check_positive("teacher_params", teacher_params)
+    inputs.positive(teacher_params, "teacher_params", low=1.0)
+    if scope != "published" and (device_hours is not None or days is not None
+                                 or hours is not None):
+        raise InvalidInputError(
+            f"scope={scope!r} scales the time computed from FLOPs, but the time is given "
+            "(device_hours or days/hours): drop scope or the time")
+    inputs.check_name(model, "model")
+    inputs.check_name(hardware, "hardware")
+    inputs.check_grid(None, None, region)
     notes: dict[str, dict[str, Any]] = {}
     catalogue_model: Model | None = get_model(model) if model is not None else None
+    if catalogue_model is not None:
+        if seq_len is not None:
+            inputs.check_context(seq_len, catalogue_model.context_length, catalogue_model.name,
+                                 "seq_len")
+        inputs.note_overrides(catalogue_model, {"params": params, "active_params": active_params,
+                                                "training_tokens": tokens})
     if catalogue_model is not None:
         notes["model"] = _note(catalogue_model.name, catalogue_model.source, Provenance.ESTIMATED)
     hw = _default_hardware(catalogue_model, hardware, notes)

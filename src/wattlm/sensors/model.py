@@ -169,16 +169,17 @@ class MemoryModelSensor(PowerIntegratingSensor):
 
 
 def _positive_env(environ: Mapping[str, str], name: str) -> float | None:
+    from wattlm._validate import bounded
+    from wattlm.errors import InvalidInputError
+
     raw = environ.get(name, "").strip()
     if not raw:
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r}: expected a positive number")
-    return value
+    try:  # NaN, inf, <= 0 and above 2 kW per socket are errors (bounds in docs/cli.md)
+        return bounded(raw, "cpu_tdp_w", low=0.0, low_open=True, origin=f"environment {name}",
+                       unit="W per socket")
+    except InvalidInputError as e:
+        raise ConfigError(f"{e} (a positive number of watts per socket)") from None
 
 
 def probe_cpu_model(pid: int, *, cpuinfo_path: str | os.PathLike[str] = "/proc/cpuinfo",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import psutil
 
+from wattlm._validate import count
 from wattlm.errors import InvalidInputError, SensorError
 
 __all__ = ["DEFAULT_REFRESH_S", "ProcessTree", "TreeSnapshot", "check_pid"]
@@ -82,6 +83,7 @@ def check_pid(pid: int, origin: str = "pid") -> int:
     """
     if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
         raise InvalidInputError(f"{origin} must be a positive process id, got {pid!r}")
+    pid = count(pid, "pid", origin=origin, low=1)
     try:
         alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
@@ -89,8 +91,8 @@ def check_pid(pid: int, origin: str = "pid") -> int:
     except psutil.Error:
         alive = True  # exists, but belongs to someone else: the probe will say what it can read
     if not alive:
-        raise InvalidInputError(f"{origin}={pid}: no such process (it has ended or never "
-                                "existed); give the id of a running process")
+        raise InvalidInputError(f"{origin}: no process {pid} is running here (it has ended or "
+                                "never existed); give the id of a running process (see `ps`)")
     return pid
 
 
