@@ -27,7 +27,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.cli_cases import BAD, BASES, ENABLED, EXIT_CODES, KINDS, SUBPROCESS
+from tests.fuzz.cli_cases import (
+    BAD,
+    BASE_ERRORS,
+    BASES,
+    ENABLED,
+    EXIT_CODES,
+    KINDS,
+    SUBPROCESS,
+)
 from wattlm.cli.main import build_parser, main
 
 LONG = os.environ.get("WATTLM_FUZZ_PROFILE") == "long"
@@ -62,7 +70,9 @@ def _leaf_parsers() -> dict[str, argparse.ArgumentParser]:
     return found
 
 
-def _kind(action: argparse.Action) -> str:
+def _kind(action: argparse.Action, command: str) -> str:
+    if f"{command} {action.dest}" in KINDS:
+        return KINDS[f"{command} {action.dest}"]
     if action.dest in KINDS:
         return KINDS[action.dest]
     if action.nargs == 0:
@@ -83,7 +93,7 @@ def all_cases() -> list[Case]:
         for action in parser._actions:
             if isinstance(action, argparse._HelpAction):
                 continue
-            kind = _kind(action)
+            kind = _kind(action, command)
             if kind == "skip":
                 continue
             option = action.option_strings[-1] if action.option_strings else None
@@ -203,6 +213,8 @@ def check(case: Case, world, monkeypatch) -> None:
     assert code in EXIT_CODES.get((case.command, case.dest), {2}), (
         f"{where}: exit {code}, stderr {stderr[-500:]!r}")
     assert len(lines) == 1, f"{where}: {len(lines)} stderr lines: {lines[:5]}"
+    base_error = BASE_ERRORS.get(case.command)
+    assert base_error is None or base_error not in stderr, f"{where}: not checked: {lines}"
     assert _digest(world["db"]) == before, f"{where}: the store changed"
 
 
