@@ -50,7 +50,7 @@ KINDS: dict[str, str] = {
     "run": "run_ref", "db": "db",
     "intensity_series": "path_in", "series": "path_in", "spec": "path_in", "inputs": "path_in",
     "config": "path_in", "output": "path_out",
-    "serve-bench model": "text", "serve-bench start": "text", "serve-bench url": "text",
+    "report provider": "text", "serve-bench model": "text", "serve-bench start": "text", "serve-bench url": "text",
     "tasks model": "text", "tasks task": "name", "tasks device": "name", "tasks split": "text",
     "tasks groups": "text", "tasks dataset": "path_in", "templates": "path_in",
     "prompts": "path_in",
