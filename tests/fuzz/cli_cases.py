@@ -30,7 +30,7 @@ BASES: dict[str, list[str]] = {
     "whatif": ["whatif", "RUN"],
     "dashboard": ["dashboard"],
     # one tiny model on two items: a few seconds when valid; bad values fail before loading
-    "tasks": ["tasks", "--task", "classification", "--limit", "2", "--no-save", "--no-fairness",
+    "tasks": ["tasks", "--task", "classification", "--limit", "2", "--no-fairness",
               "--region", "FR"],
     # nothing listens on port 9: the valid base itself ends in exit 2 (unreachable), after
     # every option is checked, so each bad option still gets its own one-line error

@@ -192,11 +192,11 @@ def basis_from_report(source: str | dict[str, Any]) -> Basis:
 
     data: Any = source
     if not isinstance(source, dict):
+        from wattlm import _validate
+
+        text = _validate.read_text(source, "report")
         try:
-            with open(source, encoding="utf-8") as handle:
-                data = json.load(handle)
-        except OSError as e:
-            raise InvalidInputError(f"cannot read report {source}: {e.strerror or e}") from e
+            data = json.loads(text)
         except json.JSONDecodeError as e:
             raise InvalidInputError(f"{source} is not JSON ({e.msg}, line {e.lineno}); give "
                                     "a run id or a JSON report from `wattlm report RUN "
