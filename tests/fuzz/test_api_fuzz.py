@@ -22,7 +22,7 @@ from wattlm.errors import WattlmError
 LONG = os.environ.get("WATTLM_FUZZ_PROFILE") == "long"
 #: Every entry point with WATTLM_FUZZ=1 or the long profile; in CI only the ENABLED ones.
 EVERY = os.environ.get("WATTLM_FUZZ") == "1" or LONG
-ENABLED = {"estimate_training", "estimate_inference"}
+ENABLED = {"estimate_training", "estimate_inference", "footprint", "track"}
 
 # A valid call of each entry point; the fuzzer replaces one argument with a bad value.
 BASES = {

@@ -83,12 +83,12 @@ def test_env_with_a_dead_pid_exits_2(capsys: pytest.CaptureFixture[str]) -> None
     pid = _dead_pid()
     assert main(["env", "--pid", str(pid)]) == 2
     err = capsys.readouterr().err
-    assert f"--pid={pid}: no such process" in err and len(err.strip().splitlines()) == 1
+    assert f"argument --pid: no process {pid} is running here" in err and len(err.strip().splitlines()) == 1
 
 
 def test_track_with_a_dead_pid_raises_a_clear_error() -> None:
     pid = _dead_pid()
-    with pytest.raises(wattlm.WattlmError, match=rf"track\(pid=\.\.\.\)={pid}: no such process"):
+    with pytest.raises(wattlm.WattlmError, match=rf"track\(pid=\.\.\.\): no process {pid} is running here"):
         wattlm.track(pid=pid)
     with pytest.raises(wattlm.WattlmError, match="positive process id"):
         wattlm.track(pid=0)

@@ -91,10 +91,8 @@ def _read(path: str) -> dict[str, Any]:
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
-    from wattlm.errors import ConfigError
-
     from wattlm import _validate
-    from wattlm.errors import InvalidInputError
+    from wattlm.errors import ConfigError, InvalidInputError
 
     try:
         source = _validate.read_text(path, "compare spec")

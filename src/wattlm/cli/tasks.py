@@ -81,10 +81,8 @@ def _read_spec(path: str) -> dict[str, Any]:
     else:  # pragma: no cover
         import tomli as tomllib
 
-    from wattlm.errors import ConfigError, did_you_mean
-
     from wattlm import _validate
-    from wattlm.errors import InvalidInputError
+    from wattlm.errors import ConfigError, InvalidInputError, did_you_mean
 
     file = Path(path)
     try:

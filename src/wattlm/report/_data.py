@@ -7,7 +7,6 @@ provenance labels say which one it is. Internal units: J, s, W, g, L; kWh only f
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
