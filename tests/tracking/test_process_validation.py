@@ -83,7 +83,8 @@ def test_env_with_a_dead_pid_exits_2(capsys: pytest.CaptureFixture[str]) -> None
     pid = _dead_pid()
     assert main(["env", "--pid", str(pid)]) == 2
     err = capsys.readouterr().err
-    assert f"argument --pid: no process {pid} is running here" in err and len(err.strip().splitlines()) == 1
+    assert f"argument --pid: no process {pid} is running here" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_track_with_a_dead_pid_raises_a_clear_error() -> None:
