@@ -55,7 +55,7 @@ BOUNDS: dict[str, tuple[float, str]] = {
     # accounting (footprint, Accountant)
     "energy_kwh": (1e12, "more than 10^12 kWh (every data centre together uses about "
                          "4 x 10^11 kWh a year)"),
-    "duration_s": (3.2e8, "a run above ten years"),
+    "duration_s": (3.6e13, "more than 10^10 accelerator-hours of run time"),
     "wue_l_per_kwh": (100.0, "a water usage above 100 L/kWh (surveyed data centres use 0 to "
                              "about 2)"),
     # estimates (wattlm estimate train|infer, estimate_training, estimate_inference)
