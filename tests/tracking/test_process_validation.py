@@ -89,7 +89,8 @@ def test_env_with_a_dead_pid_exits_2(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_track_with_a_dead_pid_raises_a_clear_error() -> None:
     pid = _dead_pid()
-    with pytest.raises(wattlm.WattlmError, match=rf"track\(pid=\.\.\.\): no process {pid} is running here"):
+    message = rf"track\(pid=\.\.\.\): no process {pid} is running here"
+    with pytest.raises(wattlm.WattlmError, match=message):
         wattlm.track(pid=pid)
     with pytest.raises(wattlm.WattlmError, match="positive process id"):
         wattlm.track(pid=0)
