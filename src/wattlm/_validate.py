@@ -50,7 +50,14 @@ BOUNDS: dict[str, tuple[float, str]] = {
     "distributed_timeout_s": (86_400.0, "a timeout above a day"),
     "pue": (3.0, "a PUE above 3 (the worst surveyed data centres are near 2.5)"),
     "intensity_g_per_kwh": (2_000.0, "a grid above 2,000 g/kWh (coal plants are near 1,000)"),
+    "intensity": (2_000.0, "a grid above 2,000 g/kWh (coal plants are near 1,000)"),
     "cpu_tdp_w": (2_000.0, "a TDP above 2 kW per socket"),
+    # accounting (footprint, Accountant)
+    "energy_kwh": (1e12, "more than 10^12 kWh (every data centre together uses about "
+                         "4 x 10^11 kWh a year)"),
+    "duration_s": (3.6e13, "more than 10^10 accelerator-hours of run time"),
+    "wue_l_per_kwh": (100.0, "a water usage above 100 L/kWh (surveyed data centres use 0 to "
+                             "about 2)"),
     # estimates (wattlm estimate train|infer, estimate_training, estimate_inference)
     "params": (1e14, "a model above 100 trillion parameters (the largest published are near 2 "
                      "trillion)"),

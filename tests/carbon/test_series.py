@@ -95,5 +95,5 @@ def test_load_series_csv(tmp_path: Path) -> None:
     bad.write_text("time,value\n2024-03-01T00:00:00Z,80\n")
     with pytest.raises(DataError, match="header must be 'timestamp,g_per_kwh'"):
         load_series(bad)
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="intensity series .*missing.csv does not exist"):
         load_series(tmp_path / "missing.csv")

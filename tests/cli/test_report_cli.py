@@ -138,7 +138,20 @@ def test_report_requests_adds_sci_per_request(capsys: pytest.CaptureFixture[str]
     (row,) = json.loads(capsys.readouterr().out)["per_unit"]
     assert row["sci_g"]["central"] == pytest.approx(72.0 / 10)   # 72 g, no embodied
     assert main(["report", str(run_id), "--requests", "-1"]) == 2
-    assert "requests must be a finite number > 0" in capsys.readouterr().err
+    assert ("argument --requests: requests must be a number in (0, "
+            in capsys.readouterr().err)
+    assert main(["report", str(run_id), "--tokens", "1e308"]) == 2
+    assert "1,000,000,000,000,000,000]" in capsys.readouterr().err
+
+
+def test_report_samples_is_a_functional_unit(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--samples N`` used to collide with the power samples (``render() got multiple
+    values for keyword argument 'samples'``)."""
+    run_id = _stored_run()
+    assert main(["report", str(run_id), "--format", "json", "--samples", "4"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["per_unit"]
+    assert row["unit"] == "sample"
+    assert row["sci_g"]["central"] == pytest.approx(72.0 / 4)
 
 
 def test_whatif_of_an_estimate_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

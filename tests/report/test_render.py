@@ -176,7 +176,7 @@ def test_sci_uses_given_units_never_the_sampler_count(tmp_path: Path) -> None:
     assert row["unit"] == "request"
     assert row["sci_g"]["central"] == pytest.approx(2.25)
     assert row["energy_j"]["central"] == pytest.approx(5.4e6 / 100)
-    with pytest.raises(InvalidInputError, match="requests must be a finite number > 0"):
+    with pytest.raises(InvalidInputError, match=r"requests must be a number in \(0, "):
         render(record, "md", requests=0)
     with pytest.raises(InvalidInputError, match="does not take provider"):
         render(record, "md", provider="ACME")

@@ -98,8 +98,11 @@ def test_prompts_file_errors_name_the_line(tmp_path: Path) -> None:
     path.write_text('{"prompt": "a", "max_tokens": -1}\n')
     with pytest.raises(InvalidInputError, match="max_tokens must be a whole number"):
         load_prompts(path)
-    with pytest.raises(InvalidInputError, match="cannot read the prompts file"):
+    with pytest.raises(InvalidInputError, match="prompts file .*missing.jsonl does not exist"):
         load_prompts(tmp_path / "missing.jsonl")
+    (tmp_path / "latin1.jsonl").write_bytes(b'{"prompt": "caf\xe9"}\n')
+    with pytest.raises(InvalidInputError, match="is not UTF-8 text"):
+        load_prompts(tmp_path / "latin1.jsonl")
     path.write_text("\n\n")
     with pytest.raises(InvalidInputError, match="holds no prompt"):
         load_prompts(path)

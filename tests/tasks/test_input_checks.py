@@ -79,11 +79,16 @@ def test_a_gpu_device_without_a_gpu_is_refused() -> None:
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"batch_size": 0}, "batch_size must be a whole number >= 1"),
-    ({"windows": 0}, "windows must be a whole number >= 1"),
-    ({"limit": 0}, "limit must be a whole number >= 1"),
+    ({"batch_size": 0}, r"batch_size must be a whole number in \[1, 1,000,000\]"),
+    ({"windows": 0}, r"windows must be a whole number in \[1, 10,000\]"),
+    ({"limit": 0}, r"limit must be a whole number in \[1, "),
+    ({"windows": 10**30}, r"windows must be a whole number in \[1, 10,000\]"),
+    ({"warmup": 10**30}, r"warmup must be a whole number in \[0, 10,000\]"),
+    ({"batch_size": 2.5}, "batch_size must be a whole number >= 1"),
+    ({"project": ""}, "project must be a non-empty line"),
+    ({"split": "a\nb"}, "split must be a non-empty line"),
 ])
-def test_bad_numbers(kwargs: dict[str, int], message: str) -> None:
+def test_bad_numbers(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         run_tasks(["classification"], **kwargs)
 

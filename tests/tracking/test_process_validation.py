@@ -83,13 +83,14 @@ def test_env_with_a_dead_pid_exits_2(capsys: pytest.CaptureFixture[str]) -> None
     pid = _dead_pid()
     assert main(["env", "--pid", str(pid)]) == 2
     err = capsys.readouterr().err
-    assert f"--pid: no process {pid} is running here" in err and len(err.strip().splitlines()) == 1
+    assert f"argument --pid: no process {pid} is running here" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_track_with_a_dead_pid_raises_a_clear_error() -> None:
     pid = _dead_pid()
-    with pytest.raises(wattlm.WattlmError,
-                       match=rf"track\(pid=\.\.\.\): no process {pid} is running here"):
+    message = rf"track\(pid=\.\.\.\): no process {pid} is running here"
+    with pytest.raises(wattlm.WattlmError, match=message):
         wattlm.track(pid=pid)
     with pytest.raises(wattlm.WattlmError, match="positive process id"):
         wattlm.track(pid=0)

@@ -60,16 +60,9 @@ def _energy_range(energy_kwh: float | Range) -> Range:
             raise InvalidInputError(f"energy_kwh must be >= 0, got a range down to "
                                     f"{energy_kwh.low!r} kWh")
         return energy_kwh
-    if isinstance(energy_kwh, bool):
-        raise InvalidInputError(f"energy_kwh must be a number of kWh, got {energy_kwh!r}")
-    try:
-        value = float(energy_kwh)
-    except (TypeError, ValueError) as e:
-        raise InvalidInputError(f"energy_kwh must be a number of kWh, got {energy_kwh!r}") from e
-    if not math.isfinite(value) or value < 0:
-        raise InvalidInputError(f"energy_kwh must be a finite number >= 0 (device energy in "
-                                f"kWh), got {energy_kwh!r}")
-    return Range.exact(value)
+    from wattlm import _validate
+
+    return Range.exact(_validate.bounded(energy_kwh, "energy_kwh", low=0.0, unit="kWh"))
 
 
 def operational_g(energy_kwh: float, pue: float, intensity_g_per_kwh: float) -> float:
@@ -93,10 +86,9 @@ def _intensity_assumption(grid: GridIntensity | None, value: float,
 def _check_intensity(intensity: float | None) -> float | None:
     if intensity is None:
         return None
-    if isinstance(intensity, bool) or not (0 <= float(intensity) < math.inf):
-        raise InvalidInputError(f"intensity must be a finite number >= 0 g/kWh, "
-                                f"got {intensity!r}")
-    return float(intensity)
+    from wattlm import _validate
+
+    return _validate.bounded(intensity, "intensity", low=0.0, unit="g/kWh")
 
 
 class Accountant:
@@ -387,9 +379,11 @@ def footprint(
     if (intensity_series is None) != (energy_timeline is None):
         raise InvalidInputError("intensity_series and energy_timeline go together: give both "
                                 "to energy-weight the intensity, or neither")
-    if duration_s is not None and not 0 <= float(duration_s) < math.inf:
-        raise InvalidInputError(f"duration_s must be a finite number >= 0 seconds, "
-                                f"got {duration_s!r}")
+    from wattlm import _validate
+
+    if duration_s is not None:
+        duration_s = _validate.bounded(duration_s, "duration_s", low=0.0, unit="seconds")
+    devices = _validate.count(devices, "devices", low=1)
     accountant = Accountant.resolve(region, intensity=intensity, year=year, pue=pue,
                                     wue_l_per_kwh=wue_l_per_kwh, series=intensity_series)
     return accountant.footprint(energy, duration_s=duration_s, hardware=hardware,

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from wattlm._caches import cached
 from wattlm.carbon._tables import parse_float, read_table
-from wattlm.errors import InvalidInputError
 from wattlm.units import Provenance
 
 __all__ = ["LOCAL_PUE", "PueChoice", "choose_pue", "provider_pue"]
@@ -57,11 +56,9 @@ def choose_pue(pue: float | None, provider: str | None = None, region: str = "")
         InvalidInputError: ``pue`` below 1.0 or not finite.
     """
     if pue is not None:
-        value = float(pue)
-        if not value >= 1.0 or value == float("inf"):
-            raise InvalidInputError(f"pue must be a finite number >= 1.0 (facility energy / IT "
-                                    f"energy), got {pue!r}")
-        return PueChoice(value, None, "given by the user")
+        from wattlm import _validate
+
+        return PueChoice(_validate.pue(pue), None, "given by the user")
     if provider is not None:
         row = _row(provider, region)
         if row is not None:

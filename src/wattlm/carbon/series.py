@@ -201,21 +201,29 @@ def load_series(path: str | Path, *, allow_gaps: bool = False) -> IntensitySerie
         DataError: unreadable file, wrong header, or any problem listed in
             :meth:`IntensitySeries.from_points`.
     """
+    import io
+
+    from wattlm import _validate
+    from wattlm.errors import InvalidInputError
+
     file = Path(path)
     try:
-        with file.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            header = [h.strip().lower() for h in next(reader, [])]
-            if header[:2] != ["timestamp", "g_per_kwh"]:
-                raise DataError(f"{file}: header must be 'timestamp,g_per_kwh', got "
-                                f"{','.join(header) or 'nothing'!r}")
-            rows: list[tuple[Timestamp, float | str]] = []
-            for number, row in enumerate(reader, start=2):
-                if not any(cell.strip() for cell in row):
-                    continue
-                if len(row) < 2:
-                    raise DataError(f"{file}, line {number}: expected timestamp,g_per_kwh")
-                rows.append((row[0], row[1]))
-    except OSError as e:
-        raise DataError(f"cannot read intensity series {file}: {e}") from e
+        source = _validate.read_text(file, "intensity series")
+    except InvalidInputError as e:  # missing, directory, binary, not UTF-8: one line
+        raise DataError(str(e)) from None
+    reader = csv.reader(io.StringIO(source, newline=""))
+    try:
+        header = [h.strip().lower() for h in next(reader, [])]
+        if header[:2] != ["timestamp", "g_per_kwh"]:
+            raise DataError(f"{file}: header must be 'timestamp,g_per_kwh', got "
+                            f"{','.join(header) or 'nothing'!r}")
+        rows: list[tuple[Timestamp, float | str]] = []
+        for number, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) < 2:
+                raise DataError(f"{file}, line {number}: expected timestamp,g_per_kwh")
+            rows.append((row[0], row[1]))
+    except csv.Error as e:
+        raise DataError(f"intensity series {file} is not valid CSV: {e}") from None
     return IntensitySeries.from_points(rows, source=str(file), allow_gaps=allow_gaps)

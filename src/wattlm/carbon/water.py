@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from wattlm._caches import cached
 from wattlm.carbon._tables import parse_float, read_table
-from wattlm.errors import DataError, InvalidInputError
+from wattlm.errors import DataError
 from wattlm.units import Provenance, Range
 
 __all__ = ["WaterFactor", "grid_water_intensity", "onsite_wue", "provider_wue"]
@@ -61,9 +61,10 @@ def provider_wue(provider: str) -> float | None:
 def onsite_wue(provider: str | None, wue_l_per_kwh: float | None = None) -> WaterFactor:
     """On-site WUE: the user's value, the provider's figure, or the local-machine default."""
     if wue_l_per_kwh is not None:
-        if not 0 <= float(wue_l_per_kwh) < float("inf"):
-            raise InvalidInputError(f"wue_l_per_kwh must be >= 0 L/kWh, got {wue_l_per_kwh!r}")
-        return WaterFactor(Range.exact(float(wue_l_per_kwh)), "given by the user", "")
+        from wattlm import _validate
+
+        value = _validate.bounded(wue_l_per_kwh, "wue_l_per_kwh", low=0.0, unit="L/kWh")
+        return WaterFactor(Range.exact(value), "given by the user", "")
     return _factor(provider or "local", "wue_site", Provenance.ESTIMATED)
 
 

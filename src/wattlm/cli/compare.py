@@ -91,12 +91,15 @@ def _read(path: str) -> dict[str, Any]:
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
-    from wattlm.errors import ConfigError
+    from wattlm import _validate
+    from wattlm.errors import ConfigError, InvalidInputError
 
     try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from e
+        source = _validate.read_text(path, "compare spec")
+    except InvalidInputError as e:  # missing, directory, binary, not UTF-8: one line
+        raise ConfigError(str(e)) from None
+    try:
+        return tomllib.loads(source)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from e
 
@@ -176,10 +179,13 @@ def load_inputs(settings: dict[str, Any]) -> list[dict[str, Any]]:
     if path is None:
         items = shipped_items(task)
     elif path.endswith(".txt"):
+        from wattlm import _validate
+        from wattlm.errors import InvalidInputError
+
         try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except OSError as e:
-            raise ConfigError(f"cannot read inputs {path}: {e.strerror or e}") from e
+            lines = _validate.read_text(path, "inputs").splitlines()
+        except InvalidInputError as e:
+            raise ConfigError(str(e)) from None
         items = [{"text": t, "label": "0"} for t in lines if t.strip()]
         if not items:
             raise ConfigError(f"inputs {path} holds no texts (empty file or blank lines only): "

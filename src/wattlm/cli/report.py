@@ -73,9 +73,28 @@ def write_text(text: str, output: str | None) -> None:
     print(f"wrote {output}", file=sys.stderr)
 
 
+def _check(args: argparse.Namespace) -> dict[str, float]:
+    """The free-text and count options, one line each, before the store is read."""
+    from wattlm import _validate
+    from wattlm.report._data import MAX_UNITS
+
+    for dest in ("model_name", "provider"):
+        if (value := getattr(args, dest)) is not None:
+            option = "--" + dest.replace("_", "-")
+            setattr(args, dest, _validate.text(value, dest, origin=f"argument {option}"))
+    return {unit: _validate.positive(count, unit, origin=f"argument --{unit}", high=MAX_UNITS)
+            for unit in ("tokens", "requests", "samples")
+            if (count := getattr(args, unit)) is not None}
+
+
 def _handle(args: argparse.Namespace) -> int:
     from wattlm.report import render
 
+    units = _check(args)
+    if args.output not in (None, "-"):
+        from wattlm import _validate
+
+        _validate.path_for_writing(args.output, "-o")
     record, devices, samples = load_run(args.run, args.db)
     options: dict[str, Any] = {}
     if args.format == "model-card" and args.training_type:
@@ -83,8 +102,8 @@ def _handle(args: argparse.Namespace) -> int:
     if args.format == "disclosure":
         options.update({k: v for k, v in (("model_name", args.model_name),
                                           ("provider", args.provider)) if v})
-    options.update({k: v for k in ("tokens", "requests", "samples")
-                    if (v := getattr(args, k)) is not None})
-    text = render(record, args.format, devices=devices, samples=samples, **options)
+    # the functional units go in ``units``: ``samples=`` is the run's power samples
+    text = render(record, args.format, devices=devices, samples=samples, units=units,
+                  **options)
     write_text(text, args.output)
     return 0

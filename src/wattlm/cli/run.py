@@ -107,6 +107,15 @@ def _check(args: argparse.Namespace) -> None:
         raise InvalidInputError("--project must not be empty (omit it for 'default')")
     if args.output:
         _check_output(Path(args.output))
+    if args.metrics_port is not None:
+        from wattlm import _validate
+
+        _validate.count(args.metrics_port, "metrics_port", origin="argument --metrics-port",
+                        low=0, high=65_535)
+    if not args.no_save:
+        from wattlm.cli.runs import check_db_for_writing
+
+        check_db_for_writing(args.db)
 
 
 def handle(args: argparse.Namespace) -> int:

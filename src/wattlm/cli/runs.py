@@ -14,6 +14,26 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
                         "URL (default: WATTLM_DB or ~/.local/share/wattlm/runs.db)")
 
 
+def check_db_for_writing(db: str | None, *, option: str = "--db") -> None:
+    """A ``--db`` a command will write to: its folder must exist, before any work starts.
+
+    The default store's folder (``~/.local/share/wattlm``) is created when needed; a folder
+    named on the command line is not, so a mistyped ``--db ~/tpyo/runs.db`` fails at once in
+    one line instead of creating a stray store. URLs are checked when the store opens.
+    """
+    from wattlm import _validate
+    from wattlm.store import is_url
+
+    if db is None:
+        return
+    location = _validate.text(db, "db", origin=f"argument {option}", max_length=4_096)
+    if location.lower().startswith("sqlite:///"):
+        location = location[len("sqlite:///"):]
+    elif is_url(location) or "://" in location:
+        return
+    _validate.path_for_writing(location, f"{option} store")
+
+
 def open_for_reading(db: str | None) -> Any:
     """Open the store of ``--db`` / ``WATTLM_DB`` / the default read-only (nothing created).
 

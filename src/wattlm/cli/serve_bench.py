@@ -88,11 +88,13 @@ def _config(args: argparse.Namespace) -> Any:
     if args.rate is not None:
         levels = parse_levels("rate", args.rate, "--rate")
     else:
-        levels = parse_levels("concurrency", args.concurrency or "1", "--concurrency")
+        concurrency = "1" if args.concurrency is None else args.concurrency
+        levels = parse_levels("concurrency", concurrency, "--concurrency")
     workload = Workload(
         endpoint=args.endpoint, input_tokens=args.input_tokens, output_tokens=args.output_tokens,
         distribution=args.length_dist, seed=args.seed,
-        prompts=load_prompts(args.prompts, args.output_tokens) if args.prompts else None,
+        prompts=(load_prompts(args.prompts, args.output_tokens) if args.prompts is not None
+                 else None),
         extra_body=(("ignore_eos", True),) if args.ignore_eos else ())
     return BenchConfig(url=args.url, levels=tuple(levels), workload=workload, model=args.model,
                        duration_s=args.duration, ramp_s=args.ramp_up,
@@ -115,25 +117,49 @@ def _check_report_path(path: str | None) -> None:
         raise InvalidInputError(f"cannot write {path}: directory {target.parent} does not exist")
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """The options that no later step checks, in one line each, before any connection."""
+    from wattlm import _validate
+    from wattlm.errors import InvalidInputError
+
+    if args.model is not None:
+        args.model = _validate.text(args.model, "model", origin="argument --model")
+    _validate.count(args.seed, "seed", origin="argument --seed")
+    if args.start is not None:
+        args.start = _validate.text(args.start, "start", origin="argument --start",
+                                    max_length=4_000)
+    _validate.positive(args.start_timeout, "start_timeout_s", origin="argument --start-timeout",
+                       unit="seconds", high=86_400.0)
+    if args.hardware is not None:
+        from wattlm.catalog.hardware import get_hardware
+
+        get_hardware(args.hardware)  # unknown: "did you mean", exit 2 before the load
+    if args.region is not None:
+        from wattlm.carbon.intensity import resolve_region
+
+        resolve_region(args.region)  # unknown: "did you mean", before the load
+    if not args.no_save:
+        from wattlm.cli.runs import check_db_for_writing
+
+        check_db_for_writing(args.db)
+    if args.pid is not None:
+        import psutil
+
+        pid = _validate.count(args.pid, "pid", origin="argument --pid", low=1)
+        if not psutil.pid_exists(pid):
+            raise InvalidInputError(f"--pid {pid}: no such process")
+
+
 def handle(args: argparse.Namespace) -> int:
     """Check everything, then run the levels and print them."""
     from wattlm.cli._output import emit
     from wattlm.config import resolve_settings
-    from wattlm.errors import InvalidInputError
     from wattlm.serving.bench import check_server, run_bench
     from wattlm.serving.client import base_url
 
     config = _config(args)  # strict at the door: bad levels, lengths, prompts file
     _check_report_path(args.report)
-    if args.hardware:
-        from wattlm.catalog.hardware import get_hardware
-
-        get_hardware(args.hardware)  # unknown: "did you mean", exit 2 before the load
-    if args.pid is not None:
-        import psutil
-
-        if args.pid <= 0 or not psutil.pid_exists(args.pid):
-            raise InvalidInputError(f"--pid {args.pid}: no such process")
+    _check_options(args)
     settings = resolve_settings(region=args.region, project="serve-bench",
                                 interval_s=args.interval, db=args.db,
                                 save=False if args.no_save else None)

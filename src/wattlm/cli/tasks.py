@@ -81,13 +81,16 @@ def _read_spec(path: str) -> dict[str, Any]:
     else:  # pragma: no cover
         import tomli as tomllib
 
-    from wattlm.errors import ConfigError, did_you_mean
+    from wattlm import _validate
+    from wattlm.errors import ConfigError, InvalidInputError, did_you_mean
 
     file = Path(path)
     try:
-        spec = tomllib.loads(file.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"--spec: cannot read {file}: {e.strerror or e}") from e
+        source = _validate.read_text(file, "--spec file")
+    except InvalidInputError as e:  # missing, directory, binary, not UTF-8: one line
+        raise ConfigError(str(e)) from None
+    try:
+        spec = tomllib.loads(source)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"--spec {file}: invalid TOML: {e}") from e
     for key, allowed, where in ((set(spec), {"benchmark", "models"}, str(file)),
@@ -202,10 +205,35 @@ def _from_store(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> None:
+    """The options no later step checks before the first model loads, one line each."""
+    from wattlm import _validate
+    from wattlm.config import resolve_settings
+    from wattlm.errors import InvalidInputError
+
+    if args.output is not None and args.report is None:
+        raise InvalidInputError("-o/--output names the file of --report: add --report md|html|"
+                                "json, or drop -o")
+    if args.output not in (None, "-"):
+        _validate.path_for_writing(args.output, "-o")
+    if args.project is not None:
+        args.project = _validate.text(args.project, "project", origin="argument --project")
+    resolve_settings(db=args.db, region=args.region)  # a store URL of another kind, bad text
+    if args.region is not None:
+        from wattlm.carbon.intensity import resolve_region
+
+        resolve_region(args.region)
+    if not args.no_save and not args.from_store and not args.list:
+        from wattlm.cli.runs import check_db_for_writing
+
+        check_db_for_writing(args.db)
+
+
 def _handle(args: argparse.Namespace) -> int:
     from wattlm.tasks.benchmark import run_tasks
     from wattlm.tasks.registry import all_tasks
 
+    _check(args)
     if args.list:
         emit([{"task": t.name, "title": t.title, "metric": t.metric, "fields": list(t.fields)}
               for t in all_tasks()], args.format,

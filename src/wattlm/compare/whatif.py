@@ -192,11 +192,11 @@ def basis_from_report(source: str | dict[str, Any]) -> Basis:
 
     data: Any = source
     if not isinstance(source, dict):
+        from wattlm import _validate
+
+        text = _validate.read_text(source, "report")
         try:
-            with open(source, encoding="utf-8") as handle:
-                data = json.load(handle)
-        except OSError as e:
-            raise InvalidInputError(f"cannot read report {source}: {e.strerror or e}") from e
+            data = json.loads(text)
         except json.JSONDecodeError as e:
             raise InvalidInputError(f"{source} is not JSON ({e.msg}, line {e.lineno}); give "
                                     "a run id or a JSON report from `wattlm report RUN "
@@ -346,10 +346,21 @@ def whatif(
             a series shorter than the run.
         UnknownNameError: an unknown region or hardware name.
     """
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise InvalidInputError(f"top must be an integer >= 1, got {top!r}")
-    if pue is not None and (not math.isfinite(pue) or pue < 1.0):
-        raise InvalidInputError(f"pue must be >= 1.0, got {pue!r}")
+    from wattlm import _validate
+
+    if not isinstance(top, int):
+        raise InvalidInputError(f"top must be a whole number >= 1, got {_validate.shown(top)}")
+    top = _validate.count(top, "top", low=1, high=10_000)
+    if pue is not None:
+        pue = _validate.pue(pue)
+    if current_hardware is not None:
+        from wattlm.catalog.hardware import get_hardware
+
+        current_hardware = _validate.text(current_hardware, "current_hardware")
+        get_hardware(current_hardware)  # unknown: "did you mean", before any work
+        if not hardware:
+            raise InvalidInputError("current_hardware is only used to compare hardware: add "
+                                    "hardware= (CLI: --hardware NAME), or drop it")
     basis = basis_of(subject)
     result = WhatIfResult(basis)
     scenarios: list[Scenario] = []

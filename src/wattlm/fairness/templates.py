@@ -85,11 +85,14 @@ def load_templates(path: str, kind: str = "classification") -> list[Template]:
         ConfigError: unreadable file, unknown type, a template without exactly one
             ``{identity}`` slot, an unknown kind, or no templates.
     """
+    from wattlm import _validate
+    from wattlm.errors import InvalidInputError
+
     file = Path(path).expanduser()
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"--templates: cannot read {file}: {e.strerror or e}") from e
+        text = _validate.read_text(file, "--templates file")
+    except InvalidInputError as e:  # missing, directory, binary, not UTF-8: one line
+        raise ConfigError(str(e)) from None
     rows: list[dict[str, str]]
     suffix = file.suffix.lower()
     if suffix == ".txt":

@@ -8,7 +8,7 @@ power plot), a training or inference estimate, or a comparison result.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
@@ -24,7 +24,8 @@ _ALIASES = {"markdown": "md", "modelcard": "model-card", "model_card": "model-ca
 
 
 def render(subject: Any, fmt: str = "md", *, devices: Sequence[DeviceInfo] | None = None,
-           samples: Sequence[Sample] | None = None, **options: Any) -> str:
+           samples: Sequence[Sample] | None = None, units: Mapping[str, Any] | None = None,
+           **options: Any) -> str:
     """Render a run, an estimate or a comparison as a document.
 
     Args:
@@ -33,8 +34,11 @@ def render(subject: Any, fmt: str = "md", *, devices: Sequence[DeviceInfo] | Non
         fmt: one of :data:`FORMATS` (``markdown`` is accepted for ``md``).
         devices: the run's channels (``store.samples(id)[0]``) for the power plot.
         samples: the run's samples (``store.samples(id)[1]``) for the power plot.
-        **options: for every format: ``tokens``, ``requests``, ``samples`` (functional units
-            the work served, for the SCI table); for ``model-card``: ``training_type``,
+        units: functional units the work served, for the SCI table: ``{"tokens": N}``,
+            ``requests``, ``samples`` (the one way to give ``samples``, whose keyword is the
+            power samples above).
+        **options: for every format: ``tokens``, ``requests`` (as in ``units``); for
+            ``model-card``: ``training_type``,
             ``source``, ``geographical_location``, ``hardware_used``; for ``disclosure``:
             ``model_name``, ``provider``.
 
@@ -53,7 +57,7 @@ def render(subject: Any, fmt: str = "md", *, devices: Sequence[DeviceInfo] | Non
         return _render_comparison(subject, key)  # a wattlm.compare ComparisonResult
     from wattlm.report._data import UNITS, build_report_data
 
-    units = {k: options.pop(k) for k in UNITS if k in options}
+    units = {**(units or {}), **{k: options.pop(k) for k in UNITS if k in options}}
     allowed = _OPTIONS.get(key, ())
     unknown = [k for k in options if k not in allowed]
     if unknown:

@@ -7,12 +7,12 @@ provenance labels say which one it is. Internal units: J, s, W, g, L; kWh only f
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from wattlm import _validate
 from wattlm._format import (
     format_duration,
     format_energy,
@@ -147,6 +147,10 @@ def _equivalents(emissions_g: float, energy_kwh: float) -> list[EquivalentRow]:
     return [EquivalentRow(e.label, e.value, e.unit, e.source) for e in found]
 
 
+#: More functional units than this (10^18 tokens, requests or samples) is surely a mistake.
+MAX_UNITS = 1e18
+
+
 def check_units(units: dict[str, Any] | None) -> dict[str, float]:
     """Validate functional-unit counts (``{"tokens": 1e6}``).
 
@@ -160,11 +164,10 @@ def check_units(units: dict[str, Any] | None) -> dict[str, float]:
                                     f"{', '.join(UNITS)}")
         if count is None:
             continue
-        if isinstance(count, bool) or not isinstance(count, (int, float)) or not (
-                math.isfinite(count) and count > 0):
+        if not isinstance(count, (int, float)):
             raise InvalidInputError(f"{unit} must be a finite number > 0 (how many {unit} the "
-                                    f"work served), got {count!r}")
-        out[unit] = float(count)
+                                    f"work served), got {_validate.shown(count)}")
+        out[unit] = _validate.positive(count, unit, high=MAX_UNITS)
     return out
 
 

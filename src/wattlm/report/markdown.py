@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from wattlm.report._data import ReportData
@@ -10,14 +11,35 @@ from wattlm.report._sections import Block, build_blocks
 __all__ = ["blocks_to_markdown", "md_cell", "md_table", "md_text", "render_markdown"]
 
 
+#: Characters that start raw HTML, links and images (and the escape itself), escaped.
+_INLINE = str.maketrans({"\\": "\\\\", "<": "\\<", "[": "\\[", "]": "\\]"})
+#: A line start that opens a block: heading, quote, list, rule, setext line, table, fence.
+_BLOCK_START = re.compile(r"^(?:[#>+*=|`~-]|\d+[.)])")
+
+
+def _inline(text: str) -> str:
+    """One line, with no raw HTML, link or image syntax left live."""
+    return " ".join(str(text).split()).translate(_INLINE)
+
+
 def md_text(text: str) -> str:
-    """Text with ``<`` backslash-escaped so no user string turns into raw HTML."""
-    return str(text).replace("<", "\\<")
+    """Inert text: what a user wrote cannot become markup in the report.
+
+    Line breaks are flattened (no injected block), backslashes, ``<``, ``[`` and ``]`` are
+    backslash-escaped (no raw HTML, live link or image: ``![p](http://e/p.png)`` stays text),
+    and a leading block marker (``#``, ``>``, ``-``, ``|``, ``1.`` ...) is escaped.
+    """
+    flat = _inline(text)
+    match = _BLOCK_START.match(flat)
+    if match is None:
+        return flat
+    marker = match.group(0)
+    return flat[:len(marker) - 1] + "\\" + flat[len(marker) - 1:]
 
 
 def md_cell(text: str) -> str:
-    """A table cell: pipes and ``<`` escaped, line breaks flattened."""
-    return md_text(" ".join(str(text).split())).replace("|", "\\|")
+    """A table cell: pipes and what :func:`md_text` escapes inline, line breaks flattened."""
+    return _inline(text).replace("|", "\\|")
 
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -37,7 +59,7 @@ def blocks_to_markdown(blocks: Sequence[Block]) -> str:
         if block.kind == "heading" and block.extra.get("kind", "measured run") != "measured run":
             command = "--report html on the estimate command, or render(estimate, 'html')"
         if block.kind == "heading":
-            out.append("#" * block.level + " " + md_text(" ".join(block.text.split())))
+            out.append("#" * block.level + " " + _inline(block.text))  # "## 4. Method" stays
         elif block.kind == "paragraph":
             out.append(md_text(block.text))
         elif block.kind == "note":

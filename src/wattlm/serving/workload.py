@@ -158,12 +158,10 @@ def load_prompts(path: str | Path, default_max_tokens: int = 64) -> tuple[Prompt
         InvalidInputError: the file is missing or unreadable, or a line is not an object with
             ``prompt`` or ``messages`` (the message names the line).
     """
+    from wattlm import _validate
+
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as e:
-        raise InvalidInputError(f"cannot read the prompts file {file}: "
-                                f"{e.strerror or e}") from e
+    text = _validate.read_text(file, "the prompts file")
     prompts = [_parse_line(line, f"{file}:{n}", default_max_tokens)
                for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not prompts:

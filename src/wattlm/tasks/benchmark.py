@@ -289,12 +289,18 @@ def run_tasks(tasks: Sequence[str] | None = None, *,
     Raises:
         WattlmError: any bad input, before a model is loaded.
     """
+    from wattlm import _validate
+
+    if limit is not None:
+        limit = _validate.count(limit, "limit", low=1, high=10**9)
+    if split is not None:
+        split = _validate.text(split, "split")
+    _check_numbers(options)
     jobs = plan(tasks, models=models, inputs=inputs, dataset=dataset, split=split, limit=limit)
     group_field = options.get("group_field")
-    if group_field:
-        _check_groups(jobs, str(group_field))
+    if group_field is not None:
+        _check_groups(jobs, _validate.text(group_field, "group_field"))
     device = check_device(device)
-    _check_numbers(options)
     if save:
         from wattlm.config import resolve_settings
         from wattlm.store import open_store
@@ -320,8 +326,16 @@ def _check_groups(jobs: Sequence[Job], group_field: str) -> None:
 
 
 def _check_numbers(options: Mapping[str, Any]) -> None:
-    for key, low in (("batch_size", 1), ("warmup", 0), ("windows", 1)):
+    """Whole numbers within their bounds, and the project a one-line text."""
+    from wattlm import _validate
+
+    for key, low, high in (("batch_size", 1, 1_000_000), ("warmup", 0, 10_000),
+                           ("windows", 1, 10_000)):
         value = options.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < low):
-            raise InvalidInputError(f"{key} must be a whole number >= {low}, got {value!r}")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidInputError(f"{key} must be a whole number >= {low}, got "
+                                    f"{_validate.shown(value)}")
+        if value is not None:
+            _validate.count(value, key, low=low, high=high)
+    if options.get("project") is not None:
+        _validate.text(options["project"], "project")

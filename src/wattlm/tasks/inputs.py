@@ -30,11 +30,14 @@ def load_file(path: str) -> list[Item]:
     Raises:
         ConfigError: unreadable file, an unknown suffix, a bad JSON line, no items.
     """
+    from wattlm import _validate
+    from wattlm.errors import InvalidInputError
+
     file = Path(path).expanduser()
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"--inputs: cannot read {file}: {e.strerror or e}") from e
+        text = _validate.read_text(file, "--inputs file")
+    except InvalidInputError as e:  # missing, directory, binary, not UTF-8: one line
+        raise ConfigError(str(e)) from None
     suffix = file.suffix.lower()
     items: list[Item] = []
     if suffix in (".jsonl", ".json"):

@@ -47,16 +47,23 @@ def check_model_dir(task: Task, path: str, *, where: str = "--model") -> str:
         ConfigError: no such directory, no ``config.json``, or an architecture that cannot do
             the task (the message says what the task needs).
     """
+    from wattlm import _validate
+    from wattlm.errors import InvalidInputError
+
     folder = Path(path).expanduser()
-    if not folder.is_dir():
-        raise ConfigError(f"{where}: model directory {str(folder)!r} does not exist (only local "
-                          "model directories are loaded; no hub download)")
+    try:
+        is_dir = folder.is_dir()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        is_dir = False
+    if not is_dir:
+        raise ConfigError(f"{where}: model directory {_validate.shown(str(folder))} does not "
+                          "exist (only local model directories are loaded; no hub download)")
     config_file = folder / "config.json"
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"{where}: {folder} has no readable config.json ({e.strerror or e}); "
-                          "give the folder save_pretrained() wrote") from e
+        config = json.loads(_validate.read_text(config_file, "config.json"))
+    except InvalidInputError as e:
+        raise ConfigError(f"{where}: {folder} has no readable config.json ({e}); "
+                          "give the folder save_pretrained() wrote") from None
     except json.JSONDecodeError as e:
         raise ConfigError(f"{where}: {config_file} is not valid JSON ({e.msg})") from e
     architectures = [str(a) for a in config.get("architectures") or []]
