@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from wattlm._format import format_duration, format_number
 from wattlm.errors import InvalidInputError, UnknownNameError
@@ -31,8 +31,36 @@ __all__ = ["Basis", "Scenario", "WhatIfResult", "basis_from_report", "basis_of",
            "hardware_energy_ratio", "whatif"]
 
 
+class _Figures(Protocol):
+    @property
+    def energy_kwh(self) -> float: ...
+    @property
+    def pue(self) -> float: ...
+    @property
+    def emissions_g(self) -> float: ...
+
+
+class _TypedFigures:
+    """``energy``, ``facility_energy`` and ``emissions`` as quantities, from the float fields."""
+
+    @property
+    def energy(self: _Figures) -> Energy:
+        """IT energy (J)."""
+        return Energy.exact(kwh_to_j(self.energy_kwh))
+
+    @property
+    def facility_energy(self: _Figures) -> Energy:
+        """IT energy x PUE (J)."""
+        return Energy.of(Energy.exact(kwh_to_j(self.energy_kwh)) * self.pue)
+
+    @property
+    def emissions(self: _Figures) -> Mass:
+        """Operational emissions (g)."""
+        return Mass.exact(self.emissions_g)
+
+
 @dataclass(frozen=True)
-class Basis:
+class Basis(_TypedFigures):
     """The run or estimate being varied: IT energy, PUE, intensity, duration, place, hardware."""
 
     energy_kwh: float
@@ -50,24 +78,9 @@ class Basis:
 
         return operational_g(self.energy_kwh, self.pue, self.intensity_g_per_kwh)
 
-    @property
-    def energy(self) -> Energy:
-        """IT energy (J)."""
-        return Energy.exact(kwh_to_j(self.energy_kwh))
-
-    @property
-    def facility_energy(self) -> Energy:
-        """IT energy x PUE (J)."""
-        return Energy.of(self.energy * self.pue)
-
-    @property
-    def emissions(self) -> Mass:
-        """Operational emissions (g)."""
-        return Mass.exact(self.emissions_g)
-
 
 @dataclass(frozen=True)
-class Scenario:
+class Scenario(_TypedFigures):
     """One alternative and what it would emit."""
 
     kind: str
@@ -79,21 +92,6 @@ class Scenario:
     saving_g: float
     saving_pct: float
     note: str = ""
-
-    @property
-    def energy(self) -> Energy:
-        """IT energy of the scenario (J)."""
-        return Energy.exact(kwh_to_j(self.energy_kwh))
-
-    @property
-    def facility_energy(self) -> Energy:
-        """IT energy x the scenario's PUE (J)."""
-        return Energy.of(self.energy * self.pue)
-
-    @property
-    def emissions(self) -> Mass:
-        """Operational emissions of the scenario (g)."""
-        return Mass.exact(self.emissions_g)
 
     @property
     def saving(self) -> Mass:
