@@ -80,3 +80,10 @@ def test_views_and_format():
     assert Volume.exact(2500.0).m3.central == pytest.approx(2.5)
     assert Energy.exact(7200.0).wh.central == pytest.approx(2.0)
     assert Energy.exact(1.0).to_dict()["unit"] == "J"
+
+
+def test_watt_hour_conversions():
+    from wattlm.units import wh_to_j, wh_to_kwh
+
+    assert wh_to_j(2.0) == 7200.0  # 2 W for an hour
+    assert wh_to_kwh(184_320 * 400.0) == pytest.approx(73_728.0)  # Llama 2 7B: device-hours x W

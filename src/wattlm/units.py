@@ -26,6 +26,8 @@ __all__ = [
     "g_to_kg",
     "j_to_kwh",
     "j_to_wh",
+    "wh_to_j",
+    "wh_to_kwh",
     "kg_to_g",
     "kwh_to_j",
 ]
@@ -43,6 +45,16 @@ def j_to_kwh(energy_j: float) -> float:
 def j_to_wh(energy_j: float) -> float:
     """Joules to watt-hours."""
     return energy_j / (J_PER_KWH / 1000.0)
+
+
+def wh_to_j(energy_wh: float) -> float:
+    """Watt-hours to joules."""
+    return energy_wh * 3600.0
+
+
+def wh_to_kwh(energy_wh: float) -> float:
+    """Watt-hours (e.g. device-hours x watts) to kilowatt-hours."""
+    return energy_wh / 1000.0
 
 
 def kwh_to_j(energy_kwh: float) -> float:

@@ -59,10 +59,10 @@ def _ecologits_coefficients() -> tuple[float, float, float]:
 def ecologits_gpu_energy_per_token_j(active_params: float, batch: float, gpus: int) -> float:
     """EcoLogits (current, H100/vLLM fit): ``gpus (a exp(b B) P_active[B] + g)`` Wh, in J."""
     a, b, g = _ecologits_coefficients()
-    from wattlm.units import kwh_to_j
+    from wattlm.units import wh_to_j
 
     wh_per_gpu = a * math.exp(b * batch) * (active_params / 1e9) + g
-    return kwh_to_j(gpus * wh_per_gpu / 1000.0)
+    return wh_to_j(gpus * wh_per_gpu)
 
 
 def _measured_tpot(c: Case) -> float:

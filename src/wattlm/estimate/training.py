@@ -56,7 +56,7 @@ from wattlm.estimate.training_steps import (
     resolve_size,
 )
 from wattlm.records import Footprint
-from wattlm.units import Energy, Provenance, Range, kwh_to_j
+from wattlm.units import Energy, Provenance, Range, kwh_to_j, wh_to_kwh
 
 __all__ = [
     "HOST_OVERHEAD",
@@ -317,8 +317,8 @@ def estimate_training(
     accel_w, host_mult, power_factors, host_factor = _power(hw, power_w, notes)
     power_prov = Provenance.ESTIMATED if power_w is not None else Provenance.ASSUMED
     prov = Provenance.weakest(dh_prov, power_prov) or Provenance.ESTIMATED
-    accel_kwh = _rss_range(dh_central * accel_w / 1000.0, dh_factors + power_factors, prov)
-    it_kwh = _rss_range(dh_central * accel_w * host_mult / 1000.0,
+    accel_kwh = _rss_range(wh_to_kwh(dh_central * accel_w), dh_factors + power_factors, prov)
+    it_kwh = _rss_range(wh_to_kwh(dh_central * accel_w * host_mult),
                         dh_factors + power_factors + host_factor, prov)
     fp = _account(it_kwh, pue=pue, region=region, intensity=intensity,
                   device_hours=dh_central, hardware=hw)

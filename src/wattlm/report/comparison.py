@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from wattlm._format import format_count, format_energy, format_number, format_quantity
+from wattlm.units import wh_to_j
 
 __all__ = ["comparison_plot", "recommendations", "text_table", "to_html", "to_markdown"]
 
@@ -76,7 +77,7 @@ def recommendations(result: Any) -> list[str]:
         if chosen is not None:
             saving = result.saving(chosen)["saving_per_1000_queries_wh"]
             out.append(f"Within a quality loss of {format_number(result.max_quality_loss)}: "
-                       f"{chosen.name} saves {format_energy(saving * 3600)} per 1,000 queries.")
+                       f"{chosen.name} saves {format_energy(wh_to_j(saving))} per 1,000 queries.")
         else:
             out.append(f"No variant saves energy within a quality loss of "
                        f"{format_number(result.max_quality_loss)}.")
